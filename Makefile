@@ -1,0 +1,27 @@
+# The README's two commands: `make demo` and `make test`. Both set up first (idempotent).
+VENV := .venv
+BIN  := $(VENV)/bin
+
+.PHONY: setup demo test test-fast lint bench clean
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(BIN)/govnet lab run baseline
+
+lint: setup
+	$(BIN)/ruff check govnet topology labs tests bench
+	$(BIN)/ruff format --check govnet topology labs tests bench
+	$(BIN)/mypy
+
+test: setup lint
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not emu"
+
+bench: setup
+	$(BIN)/python bench/bringup.py
+
+clean: setup
+	$(BIN)/govnet clean

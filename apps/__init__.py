@@ -1,0 +1,1 @@
+"""OA and online-approval stubs and their client traffic models (issue 4)."""

@@ -1,0 +1,1 @@
+"""Tiered disk/optical/tape HSM backup scheduler (issue 8)."""

@@ -1,0 +1,1 @@
+"""Flow-level simulator and capacity what-ifs (issue 9)."""

@@ -1,0 +1,1 @@
+"""Firewall policy to nftables and the HA load-balanced pair (issue 5)."""

@@ -1,0 +1,67 @@
+"""One exception root for govnet; only the CLI turns these into exit codes and messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a user's input: where, what, the offending value and how to fix it."""
+
+    source: str
+    path: str
+    message: str
+    got: object = None
+    fix: str = ""
+    has_value: bool = True
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.path}" if self.path else self.source
+        text = f"{where}: {self.message}"
+        if self.has_value:
+            text += f" (got {_show(self.got)})"
+        if self.fix:
+            text += f"; {self.fix}"
+        return text
+
+
+def _show(value: object) -> str:
+    if isinstance(value, str):
+        return repr(value)
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class GovnetError(Exception):
+    """Root of every error govnet raises on purpose."""
+
+    exit_code = 1
+
+
+class ModelError(GovnetError):
+    """A network model (or scenario) file is invalid; carries one Problem per mistake."""
+
+    exit_code = 2
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class NotRootError(GovnetError):
+    """The command needs root (network namespaces, Mininet)."""
+
+    exit_code = 3
+
+
+class CapabilityError(GovnetError):
+    """The model asks for something this machine's kernel cannot emulate (e.g. netem delay)."""
+
+    exit_code = 4
+
+
+class EmulationError(GovnetError):
+    """Bringing up or checking the emulated network failed."""
+
+    exit_code = 5

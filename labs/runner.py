@@ -1,0 +1,172 @@
+"""Run a lab: validate scenario and model, bring the network up, run checks, report, tear down."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from govnet.errors import ModelError, Problem
+from govnet.rundir import create_run_dir
+from govnet.signals import interrupts_on_signals
+from topology import dump_model_yaml, load_model
+from topology.schema import REQUIRED, Checker_, list_of, name_field, obj, text_field
+from topology.yamlload import load_yaml_file
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+CHECKS = ("reachability", "rates", "heal")
+
+
+def _check_name(v: Checker_, value: Any, path: str) -> Any:
+    if value not in CHECKS:
+        v.err(path, "unknown check", value, f"use one of: {', '.join(CHECKS)}")
+    return value
+
+
+SCENARIO = obj(
+    {
+        "name": (name_field, REQUIRED),
+        "description": (text_field, ""),
+        "model": (text_field, "weihai"),
+        "checks": (list_of(_check_name, 1), lambda: list(CHECKS)),
+    }
+)
+
+
+@dataclass
+class LabResult:
+    ok: bool
+    run_dir: Path
+    report: Path
+    summary: str
+
+
+def list_labs() -> list[tuple[str, str]]:
+    out = []
+    for f in sorted(SCENARIOS.glob("*.yaml")):
+        data = load_yaml_file(f)
+        out.append((f.stem, str(data.get("description", "")) if isinstance(data, dict) else ""))
+    return out
+
+
+def _scenario_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or "/" in name:
+        return p
+    bundled = SCENARIOS / f"{name}.yaml"
+    if not bundled.exists():
+        known = ", ".join(n for n, _ in list_labs())
+        raise ModelError(
+            [Problem(name, "", "no such lab scenario", has_value=False, fix=f"use one of: {known}")]
+        )
+    return bundled
+
+
+def load_scenario(name: str) -> dict[str, Any]:
+    path = _scenario_path(name)
+    data = load_yaml_file(path)
+    v = Checker_(str(path))
+    if data is None:
+        raise ModelError(
+            [Problem(str(path), "", "the file is empty", has_value=False, fix="see labs/scenarios/")]
+        )
+    out = SCENARIO(v, data, "")
+    if v.problems:
+        raise ModelError(v.problems)
+    assert isinstance(out, dict)
+    return out
+
+
+def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = print) -> LabResult:
+    from topology.emulator import Emulation, detect, run_checks
+
+    scenario = load_scenario(name)
+    net = load_model(model or scenario["model"])  # bad input fails here, before anything starts
+    run = create_run_dir(scenario["name"])
+    (run / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
+    (run / "model.yaml").write_text(dump_model_yaml(net))
+    caps = detect()
+    log(f"run directory {run}")
+    t0 = time.monotonic()
+    report = None
+    error = ""
+    timings: dict[str, float] = {}
+    emu = Emulation(net, run, log=log, caps=caps)
+    try:
+        with interrupts_on_signals():
+            try:
+                emu.start()
+                log(
+                    f"network up in {emu.timings['up_s']:.1f} s; "
+                    f"running checks: {', '.join(scenario['checks'])}"
+                )
+                report = run_checks(emu, tuple(scenario["checks"]))
+            finally:
+                emu.stop()
+                timings = dict(emu.timings)
+    except Exception as exc:
+        if not isinstance(exc, ModelError | KeyboardInterrupt):
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            raise
+    ok = report is not None and report.ok and not error
+    report_path = _write_report(
+        run, scenario, net.name, caps.table(), report, timings, error, time.monotonic() - t0, ok
+    )
+    summary = (
+        f"lab {scenario['name']}: {'PASSED' if ok else 'FAILED'}"
+        + (f" — {error}" if error else "")
+        + (f"\n{report.table()}" if report is not None else "")
+    )
+    return LabResult(ok, run, report_path, summary)
+
+
+def _write_report(
+    run: Path,
+    scenario: dict[str, Any],
+    model: str,
+    caps: str,
+    report: Any,
+    timings: dict[str, float],
+    error: str,
+    total_s: float,
+    ok: bool,
+) -> Path:
+    results = {
+        "ok": ok,
+        "scenario": scenario,
+        "model": model,
+        "timings_s": timings,
+        "error": error,
+        "checks": report.to_dict() if report is not None else None,
+        "total_s": total_s,
+    }
+    (run / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    lines = [
+        f"# Lab `{scenario['name']}` on model `{model}`: {'PASSED' if ok else 'FAILED'}",
+        "",
+        scenario.get("description", ""),
+        "",
+        "## Timings",
+        "",
+        *[f"- {k}: {v:.2f} s" for k, v in timings.items()],
+        f"- total: {total_s:.1f} s",
+        "",
+    ]
+    if error:
+        lines += ["## Error", "", "```", error, "```", ""]
+    if report is not None:
+        lines += ["## Checks", "", "```", report.table(), "```", ""]
+        if report.figures:
+            lines += [
+                f"- {k}: {v:.3f}" if isinstance(v, float) else f"- {k}: {v}"
+                for k, v in report.figures.items()
+            ]
+            lines.append("")
+    lines += ["## What this machine can emulate", "", "```", caps, "```", ""]
+    path = run / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,1 @@
+"""SNMP poller, host agent, device-CLI collector, TSDB writers (issue 3)."""

@@ -1,0 +1,297 @@
+"""Bring a Network up in Mininet: hosts and routers in namespaces, Linux bridges, shaped veths, FRR.
+
+Usage::
+
+    with Emulation(net, workdir) as emu:      # builds, configures, waits for OSPF to converge
+        emu.node("bureau-finance-pc1").cmd("ping -c1 10.30.0.11")
+    # torn down here, also on exceptions and Ctrl-C
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from govnet.errors import EmulationError, NotRootError
+from topology.emulator import state
+from topology.emulator.caps import Capabilities, detect, require_for
+from topology.model import Link, Network
+from topology.render import NodeConfig, bridge_name, render
+
+FRR_DIR = "/usr/lib/frr"
+CONVERGE_TIMEOUT_S = 90.0
+
+Log = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+class Emulation:
+    """One emulated network; owns its Mininet object, daemons and state file."""
+
+    def __init__(
+        self, net: Network, workdir: Path, log: Log = _quiet, caps: Capabilities | None = None
+    ) -> None:
+        self.model = net
+        self.workdir = Path(workdir)
+        self.log = log
+        self.caps = caps
+        self.mn: Any = None
+        self.timings: dict[str, float] = {}
+        self._nodes: dict[str, Any] = {}
+        self._configs: dict[str, NodeConfig] = {}
+
+    # lifecycle -------------------------------------------------------------------------------
+    def __enter__(self) -> Emulation:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Build, configure and converge; raises EmulationError (the caller must still stop())."""
+        if os.geteuid() != 0:
+            raise NotRootError("the emulator needs root (network namespaces): run as root or with sudo")
+        caps = self.caps or detect()
+        require_for(self.model, caps)
+        owners = state.active_owners()
+        if owners:
+            raise EmulationError(
+                f"another govnet emulation is running (pid {', '.join(map(str, owners))}); only one may own "
+                "Mininet at a time. Stop it, or run 'govnet clean --force' if it is stuck"
+            )
+        leftovers = state.govnet_interfaces()
+        if leftovers:
+            raise EmulationError(
+                f"{len(leftovers)} interface(s) from an earlier run are still present "
+                f"(e.g. {leftovers[0]}); run 'govnet clean' first"
+            )
+        t0 = time.monotonic()
+        names = [bridge_name(n) if n.is_switch else n.name for n in self.model.nodes]
+        state.write_state(
+            {
+                "pid": os.getpid(),
+                "workdir": str(self.workdir),
+                "nodes": names,
+                "model": self.model.name,
+                "started": time.time(),
+            }
+        )
+        self._configs, root_tc = render(self.model)
+        self._write_configs(root_tc)
+        self._build_mininet()
+        self.timings["build_s"] = time.monotonic() - t0
+        t1 = time.monotonic()
+        self._configure(root_tc)
+        self.timings["configure_s"] = time.monotonic() - t1
+        t2 = time.monotonic()
+        self._start_frr()
+        self.wait_converged()
+        self.timings["converge_s"] = time.monotonic() - t2
+        self.timings["up_s"] = time.monotonic() - t0
+
+    def stop(self) -> None:
+        """Tear down everything this emulation made; safe to call twice or after a failed start."""
+        t0 = time.monotonic()
+        try:
+            names = {bridge_name(n) if n.is_switch else n.name for n in self.model.nodes}
+            shells = state.shell_pids(names)
+            state.kill_pids(state.namespace_processes(shells))
+            if self.mn is not None:
+                try:
+                    self.mn.stop()
+                except Exception as exc:
+                    self.log(f"mininet stop: {exc}")
+                self.mn = None
+            state.kill_pids(list(state.shell_pids(names).values()))
+            state.delete_interfaces(state.govnet_interfaces())
+        finally:
+            state.remove_state()
+            self.timings["down_s"] = time.monotonic() - t0
+
+    # building ----------------------------------------------------------------------------------
+    def _write_configs(self, root_tc: list[str]) -> None:
+        cfgdir = self.workdir / "config"
+        cfgdir.mkdir(parents=True, exist_ok=True)
+        (cfgdir / "root.tc").write_text("\n".join(root_tc) + "\n")
+        for name, cfg in self._configs.items():
+            d = cfgdir / name
+            d.mkdir(exist_ok=True)
+            (d / "sysctl.conf").write_text("\n".join(cfg.sysctls) + "\n")
+            (d / "ip.batch").write_text("\n".join(cfg.ip_batch) + "\n")
+            (d / "tc.batch").write_text("\n".join(cfg.tc_batch) + "\n")
+            if cfg.ospfd:
+                (d / "ospfd.conf").write_text(cfg.ospfd)
+            if cfg.nft:
+                (d / "nft.conf").write_text(cfg.nft)
+
+    def _build_mininet(self) -> None:
+        from mininet.link import Link as MnLink
+        from mininet.log import setLogLevel
+        from mininet.net import Mininet
+        from mininet.node import Host
+        from mininet.nodelib import LinuxBridge
+
+        setLogLevel("error")
+        mn = Mininet(
+            topo=None, controller=None, build=False, autoSetMacs=False, link=MnLink, waitConnected=False
+        )
+        self.mn = mn
+        for n in self.model.nodes:
+            if n.is_switch:
+                self._nodes[n.name] = mn.addSwitch(bridge_name(n), cls=LinuxBridge, stp=False)
+            else:
+                self._nodes[n.name] = mn.addHost(n.name, cls=Host, ip=None)
+        self.log(f"created {len(self._nodes)} nodes")
+        for lk in self.model.links:
+            mn.addLink(self._nodes[lk.a], self._nodes[lk.b], intfName1=lk.a_if, intfName2=lk.b_if)
+        self.log(f"created {len(self.model.links)} links")
+        mn.build()
+        mn.start()
+
+    def _run(self, node: Any, script: str, what: str) -> None:
+        out = node.cmd(f"{script} 2>&1; echo __rc=$?")
+        rc = out.strip().rsplit("__rc=", 1)[-1].strip()
+        if rc != "0":
+            body = out.rsplit("__rc=", 1)[0].strip()
+            raise EmulationError(f"{what} failed on {node.name}: {body[-500:]}")
+
+    def _configure(self, root_tc: list[str]) -> None:
+        cfgdir = self.workdir / "config"
+        for n in self.model.nodes:
+            if n.is_switch:
+                br = bridge_name(n)
+                subprocess.run(
+                    [
+                        "ip",
+                        "link",
+                        "set",
+                        br,
+                        "type",
+                        "bridge",
+                        "nf_call_iptables",
+                        "0",
+                        "nf_call_ip6tables",
+                        "0",
+                        "nf_call_arptables",
+                        "0",
+                    ],
+                    check=False,
+                    capture_output=True,
+                )
+        if root_tc:
+            r = subprocess.run(
+                ["tc", "-force", "-batch", str(cfgdir / "root.tc")],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if r.returncode != 0:
+                raise EmulationError(f"shaping bridge ports failed: {r.stderr.strip()[-500:]}")
+        for name, cfg in self._configs.items():
+            d = cfgdir / name
+            parts = [
+                f"sysctl -q -p {shlex.quote(str(d / 'sysctl.conf'))} >/dev/null",
+                f"ip -batch {shlex.quote(str(d / 'ip.batch'))}",
+                f"tc -force -batch {shlex.quote(str(d / 'tc.batch'))}",
+            ]
+            if cfg.nft:
+                parts.append(f"nft -f {shlex.quote(str(d / 'nft.conf'))}")
+            self._run(self._nodes[name], " && ".join(parts), "configuration")
+        self.log("addresses, rates and firewall policy applied")
+
+    def _start_frr(self) -> None:
+        frr = shutil.which("ospfd", path=FRR_DIR)
+        routers = [n for n, c in self._configs.items() if c.ospfd]
+        if routers and frr is None:
+            raise EmulationError(
+                "FRR is not installed (/usr/lib/frr/ospfd missing): run 'make setup' as root"
+            )
+        for name in routers:
+            d = self.workdir / "frr" / name
+            d.mkdir(parents=True, exist_ok=True)
+            (d / "zebra.conf").write_text(f"hostname {name}\n")
+            (d / "ospfd.conf").write_text(self._configs[name].ospfd)
+            shutil.chown(d, "frr", "frr")
+            for f in d.iterdir():
+                shutil.chown(f, "frr", "frr")
+            common = f"-d -u frr -g frr -P 0 --vty_socket {d} -z {d}/zserv.api"
+            script = (
+                f"{FRR_DIR}/zebra {common} -f {d}/zebra.conf -i {d}/zebra.pid --log file:{d}/zebra.log"
+                f" >/dev/null && {FRR_DIR}/ospfd {common} -f {d}/ospfd.conf -i {d}/ospfd.pid"
+                f" --log file:{d}/ospfd.log >/dev/null"
+            )
+            self._run(self._nodes[name], script, "starting FRR")
+        self.log(f"FRR (zebra + ospfd) started on {len(routers)} routers")
+
+    def missing_routes(self) -> dict[str, list[str]]:
+        """Per router, the routed LAN prefixes (and default route) it does not have yet."""
+        # LANs behind OSPF routers; the internet side is reached through the firewalls' default route
+        want = {lan.subnet for lan in self.model.lans if lan.gateway and self._configs[lan.gateway].ospfd}
+        out: dict[str, list[str]] = {}
+        for name, cfg in self._configs.items():
+            if not cfg.ospfd:
+                continue
+            routes = self._nodes[name].cmd("ip -4 route show").splitlines()
+            have = {r.split()[0] for r in routes if r.strip()}
+            need = set(want)
+            if self.model.node(name).kind != "firewall" and any(
+                n.kind == "firewall" and n.gateway for n in self.model.nodes
+            ):
+                need.add("default")
+            miss = sorted(need - have)
+            if miss:
+                out[name] = miss
+        return out
+
+    def wait_converged(self, timeout_s: float = CONVERGE_TIMEOUT_S) -> float:
+        """Wait until every router has a route to every routed LAN; return the seconds it took."""
+        t0 = time.monotonic()
+        while True:
+            miss = self.missing_routes()
+            if not miss:
+                return time.monotonic() - t0
+            if time.monotonic() - t0 > timeout_s:
+                sample = "; ".join(f"{k}: {', '.join(v[:3])}" for k, v in list(miss.items())[:5])
+                raise EmulationError(
+                    f"routing did not converge within {timeout_s:.0f} s "
+                    f"({len(miss)} router(s) missing routes: {sample})"
+                )
+            time.sleep(0.5)
+
+    # operations --------------------------------------------------------------------------------
+    def node(self, name: str) -> Any:
+        """The Mininet node for a model name (hosts, routers and switches alike)."""
+        try:
+            return self._nodes[name]
+        except KeyError:
+            raise EmulationError(f"no node named {name!r} in this emulation") from None
+
+    def find_link(self, a: str, b: str, member: int = 0) -> Link:
+        for lk in self.model.links:
+            if {lk.a, lk.b} == {a, b} and lk.member == member:
+                return lk
+        raise EmulationError(f"no link between {a!r} and {b!r} (member {member + 1})")
+
+    def set_link(self, lk: Link, up: bool) -> None:
+        """Cut or restore a cable: both ends lose carrier, as with a fibre cut."""
+        state_word = "up" if up else "down"
+        for end, dev in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+            node = self.model.node(end)
+            if node.is_switch:
+                subprocess.run(["ip", "link", "set", dev, state_word], check=True)
+            else:
+                self._nodes[end].cmd(f"ip link set {dev} {state_word}")

@@ -1,0 +1,367 @@
+"""The network model's YAML schema: strict structural validation with defaults.
+
+`validate(data, source)` returns the normalised model (plain dicts, every default filled in) or
+raises ModelError with one Problem per mistake. Unknown fields are errors. Cross-references
+(VLAN names, cores, zones, overlapping subnets, duplicate names) are checked in `semantics.py`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Any
+
+from govnet.errors import ModelError, Problem
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+NAME_FIX = "use lower-case letters, digits and '-', starting with a letter, at most 40 characters"
+REQUIRED = object()
+
+Checker = Callable[["Checker_", Any, str], Any]
+
+
+class Checker_:
+    """Collects problems while walking one model file."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def err(self, path: str, message: str, got: object = None, fix: str = "", has_value: bool = True) -> None:
+        self.problems.append(Problem(self.source, path, message, got, fix, has_value))
+
+
+_MISSING = object()
+
+
+def _type_name(value: object) -> str:
+    return type(value).__name__ if value is not None else "null"
+
+
+def name_field(v: Checker_, value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        v.err(path, f"must be a name (text), not {_type_name(value)}", value, NAME_FIX)
+        return _MISSING
+    if not NAME_RE.match(value):
+        v.err(path, "is not a valid name", value, NAME_FIX)
+        return _MISSING
+    return value
+
+
+def text_field(v: Checker_, value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        v.err(path, f"must be text, not {_type_name(value)}", value, "quote it")
+        return _MISSING
+    return value
+
+
+def int_field(lo: int, hi: int) -> Checker:
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int):
+            v.err(
+                path, f"must be a whole number, not {_type_name(value)}", value, f"use an integer {lo}..{hi}"
+            )
+            return _MISSING
+        if not lo <= value <= hi:
+            v.err(path, f"must be between {lo} and {hi}", value, f"use an integer {lo}..{hi}")
+            return _MISSING
+        return value
+
+    return check
+
+
+def bw_field(v: Checker_, value: Any, path: str) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        v.err(path, f"bandwidth must be a number of Mbit/s, not {_type_name(value)}", value, "e.g. 100")
+        return _MISSING
+    if value <= 0:
+        v.err(path, "bandwidth must be positive", value, "give the link rate in Mbit/s, e.g. 1000")
+        return _MISSING
+    if value > 100_000:
+        v.err(path, "bandwidth is above 100000 Mbit/s", value, "give the rate in Mbit/s, e.g. 1000")
+        return _MISSING
+    return value
+
+
+def nonneg_number(hi: float, unit: str) -> Checker:
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            v.err(path, f"must be a number of {unit}, not {_type_name(value)}", value, f"e.g. 0 (0..{hi})")
+            return _MISSING
+        if not 0 <= value <= hi:
+            v.err(path, f"must be between 0 and {hi} {unit}", value, f"use 0..{hi}")
+            return _MISSING
+        return value
+
+    return check
+
+
+def bool_field(v: Checker_, value: Any, path: str) -> Any:
+    if not isinstance(value, bool):
+        v.err(path, f"must be true or false, not {_type_name(value)}", value, "write true or false")
+        return _MISSING
+    return value
+
+
+def subnet_field(v: Checker_, value: Any, path: str) -> Any:
+    if not isinstance(value, str):
+        v.err(path, f"must be an IPv4 subnet like 10.10.0.0/16, not {_type_name(value)}", value, "quote it")
+        return _MISSING
+    try:
+        net = ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        fix = "write it as ADDRESS/PREFIX with the host bits zero, e.g. 10.10.0.0/16"
+        try:
+            loose = ipaddress.IPv4Network(value, strict=False)
+            fix = f"did you mean {loose}?"
+        except ValueError:
+            pass
+        v.err(path, f"is not a valid IPv4 subnet ({exc})", value, fix)
+        return _MISSING
+    if net.prefixlen > 30:
+        v.err(path, "subnet is too small (longer than /30)", value, "use a /30 or larger")
+        return _MISSING
+    return str(net)
+
+
+def list_of(item: Checker, min_len: int = 0) -> Checker:
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if not isinstance(value, list):
+            v.err(path, f"must be a list, not {_type_name(value)}", value, "write a YAML list (- item)")
+            return _MISSING
+        if len(value) < min_len:
+            v.err(path, f"needs at least {min_len} item(s)", value, "add the missing entries")
+            return _MISSING
+        out = []
+        for i, x in enumerate(value):
+            r = item(v, x, f"{path}[{i}]")
+            if r is not _MISSING:
+                out.append(r)
+        return out
+
+    return check
+
+
+def obj(fields: dict[str, tuple[Checker, Any]], doc: str = "") -> Checker:
+    """A mapping with exactly these fields; (checker, default) where default may be REQUIRED."""
+
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            v.err(
+                path or "(top level)",
+                f"must be a mapping{doc}, not {_type_name(value)}",
+                value,
+                "write key: value pairs",
+            )
+            return _MISSING
+        out: dict[str, Any] = {}
+        for key in value:
+            if key not in fields:
+                close = difflib.get_close_matches(str(key), list(fields), n=1)
+                fix = f"did you mean '{close[0]}'?" if close else f"allowed fields: {', '.join(fields)}"
+                v.err(_join(path, str(key)), "unknown field", key, fix)
+        for key, (checker, default) in fields.items():
+            sub = _join(path, key)
+            if key in value:
+                r = checker(v, value[key], sub)
+                if r is not _MISSING:
+                    out[key] = r
+            elif default is REQUIRED:
+                v.err(sub, "is required", None, f"add '{key}:'", has_value=False)
+            elif default is dict:
+                r = checker(v, {}, sub)
+                if r is not _MISSING:
+                    out[key] = r
+            elif default is list:
+                out[key] = []
+            elif callable(default):
+                out[key] = default()
+            else:
+                out[key] = default
+        return out
+
+    return check
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --- the schema --------------------------------------------------------------------------
+
+_LINK_OPTS: dict[str, tuple[Checker, Any]] = {
+    "delay_ms": (nonneg_number(10_000, "ms"), 0),
+    "loss_pct": (nonneg_number(100, "%"), 0),
+}
+
+_LAN = obj(
+    {
+        "vlan": (name_field, REQUIRED),
+        "bw_mbps": (bw_field, REQUIRED),
+        "hosts": (list_of(name_field), list),
+        "count": (int_field(0, 250), 0),
+        "host_prefix": (name_field, "pc"),
+        "kind": (lambda v, x, p: _enum(v, x, p, ("host", "server")), "host"),
+    }
+)
+
+_GATEWAY = obj(
+    {
+        "name": (name_field, REQUIRED),
+        "kind": (lambda v, x, p: _enum(v, x, p, ("router", "firewall")), "router"),
+    }
+)
+
+_UPLINK = obj({"bw_mbps": (bw_field, REQUIRED), "members": (int_field(1, 8), 1), **_LINK_OPTS})
+
+_SITE = obj(
+    {
+        "name": (name_field, REQUIRED),
+        "description": (text_field, ""),
+        "core": (name_field, REQUIRED),
+        "gateway": (_GATEWAY, REQUIRED),
+        "uplink": (_UPLINK, REQUIRED),
+        "lans": (list_of(_LAN, 1), REQUIRED),
+    }
+)
+
+_BUREAUS = obj(
+    {
+        "names": (list_of(name_field), list),
+        "uplink": (_UPLINK, REQUIRED),
+        "lans": (list_of(_LAN, 1), REQUIRED),
+    }
+)
+
+_EXIT = obj(
+    {
+        "core": (name_field, REQUIRED),
+        "firewall": (obj({"prefix": (name_field, "fw"), "bw_mbps": (bw_field, 1000)}), dict),
+        "uplink": (obj({"bw_mbps": (bw_field, REQUIRED), **_LINK_OPTS}), REQUIRED),
+        "dmz": (
+            obj(
+                {
+                    "vlan": (name_field, REQUIRED),
+                    "bw_mbps": (bw_field, 1000),
+                    "hosts": (list_of(name_field), list),
+                }
+            ),
+            REQUIRED,
+        ),
+        "internet": (
+            obj(
+                {
+                    "router": (name_field, "isp"),
+                    "bw_mbps": (bw_field, 1000),
+                    "hosts": (list_of(name_field), list),
+                }
+            ),
+            dict,
+        ),
+    }
+)
+
+_VLAN = obj(
+    {
+        "id": (int_field(1, 4094), REQUIRED),
+        "name": (name_field, REQUIRED),
+        "subnet": (subnet_field, REQUIRED),
+        "zone": (name_field, REQUIRED),
+        "routed": (bool_field, True),
+        "description": (text_field, ""),
+    }
+)
+
+_POLICY = obj({"from": (name_field, REQUIRED), "to": (name_field, REQUIRED)})
+
+_EXTRA_LINK = obj(
+    {"a": (name_field, REQUIRED), "b": (name_field, REQUIRED), "bw_mbps": (bw_field, REQUIRED), **_LINK_OPTS}
+)
+
+_PARAMETERS = obj(
+    {
+        "ring_size": (int_field(3, 64), 4),
+        "distribution_per_core": (int_field(0, 16), 2),
+        "bureaus": (int_field(0, 250), 0),
+        "desktops_per_bureau": (int_field(0, 250), 1),
+        "firewall_members": (int_field(1, 8), 2),
+    }
+)
+
+MODEL = obj(
+    {
+        "name": (name_field, REQUIRED),
+        "description": (text_field, ""),
+        "parameters": (_PARAMETERS, dict),
+        "addressing": (
+            obj(
+                {
+                    "infrastructure": (subnet_field, "10.255.0.0/16"),
+                    "internet": (subnet_field, "198.18.0.0/15"),
+                }
+            ),
+            dict,
+        ),
+        "vlans": (list_of(_VLAN, 1), REQUIRED),
+        "zones": (list_of(name_field), list),
+        "policy": (list_of(_POLICY), list),
+        "backbone": (
+            obj(
+                {
+                    "ring": (
+                        obj(
+                            {
+                                "prefix": (name_field, "core"),
+                                "bw_mbps": (bw_field, 1000),
+                                "medium": (lambda v, x, p: _enum(v, x, p, ("fibre", "copper")), "fibre"),
+                                **_LINK_OPTS,
+                            }
+                        ),
+                        dict,
+                    ),
+                    "distribution": (
+                        obj({"prefix": (name_field, "dist"), "bw_mbps": (bw_field, 1000)}),
+                        dict,
+                    ),
+                }
+            ),
+            dict,
+        ),
+        "sites": (list_of(_SITE), list),
+        "bureaus": (_BUREAUS, None),
+        "exit": (_EXIT, None),
+        "extra_links": (list_of(_EXTRA_LINK), list),
+    },
+    doc=" (a network model)",
+)
+
+
+def _enum(v: Checker_, value: Any, path: str, allowed: tuple[str, ...]) -> Any:
+    if value not in allowed:
+        v.err(path, "is not one of the allowed values", value, f"use one of: {', '.join(allowed)}")
+        return _MISSING
+    return value
+
+
+def validate_structure(data: Any, source: str) -> dict[str, Any]:
+    """Check fields and types, fill defaults; raise ModelError listing every structural problem."""
+    v = Checker_(source)
+    if data is None:
+        raise ModelError(
+            [
+                Problem(
+                    source,
+                    "",
+                    "the file is empty",
+                    has_value=False,
+                    fix="start from topology/models/small.yaml",
+                )
+            ]
+        )
+    out = MODEL(v, data, "")
+    if v.problems:
+        raise ModelError(v.problems)
+    assert isinstance(out, dict)
+    return out
