@@ -140,7 +140,13 @@ def expand(spec: dict[str, Any], source: str) -> Network:
 def _check_vlans(b: _Builder) -> dict[str, Vlan]:
     out: dict[str, Vlan] = {}
     ids: dict[int, int] = {}
-    nets: list[tuple[str, ipaddress.IPv4Network]] = []
+    addr = b.spec["addressing"]
+    # the address pools come first, so an overlap is reported on the VLAN (which the user wrote),
+    # not on addressing.* (which may be a default the file never mentions)
+    nets: list[tuple[str, ipaddress.IPv4Network]] = [
+        ("addressing.infrastructure", ipaddress.IPv4Network(addr["infrastructure"])),
+        ("addressing.internet", ipaddress.IPv4Network(addr["internet"])),
+    ]
     for i, v in enumerate(b.spec["vlans"]):
         path = f"vlans[{i}]"
         if v["id"] in ids:
@@ -156,9 +162,6 @@ def _check_vlans(b: _Builder) -> dict[str, Vlan]:
             continue
         out[v["name"]] = Vlan(v["id"], v["name"], v["subnet"], v["zone"], v["routed"])
         nets.append((f"{path}.subnet", ipaddress.IPv4Network(v["subnet"])))
-    addr = b.spec["addressing"]
-    nets.append(("addressing.infrastructure", ipaddress.IPv4Network(addr["infrastructure"])))
-    nets.append(("addressing.internet", ipaddress.IPv4Network(addr["internet"])))
     for j, (pj, nj) in enumerate(nets):
         for pk, nk in nets[:j]:
             if nj.overlaps(nk):
@@ -202,7 +205,7 @@ def _address_pools(b: _Builder) -> None:
             "addressing.infrastructure",
             f"too small for {n_dist} transit /24s and the point-to-point links",
             str(infra),
-            "use a /16 (e.g. 10.255.0.0/16)",
+            f"use a /{24 - max(1, (n_dist + 1).bit_length())} or larger, or fewer distribution switches",
         )
         return
     blocks = list(infra.subnets(new_prefix=24))
@@ -410,12 +413,13 @@ def _bureaus(b: _Builder, vlans: dict[str, Vlan]) -> None:
         return
     dists = [n.name for n in b.nodes if n.kind == "distribution"]
     if not dists:
-        b.err(
-            "parameters.distribution_per_core",
-            "bureaus need distribution switches",
-            0,
-            "set parameters.distribution_per_core to 1 or more",
-        )
+        if p["distribution_per_core"] == 0:  # otherwise a duplicate-name problem already explains it
+            b.err(
+                "parameters.distribution_per_core",
+                "bureaus need distribution switches",
+                0,
+                "set parameters.distribution_per_core to 1 or more",
+            )
         return
     if spec["uplink"]["members"] != 1:
         b.err(
@@ -475,6 +479,15 @@ def _exit(b: _Builder, vlans: dict[str, Vlan], cores: list[str]) -> None:
     names = [f"{fw['prefix']}-{chr(ord('a') + m)}" for m in range(members)]
     inet_net = ipaddress.IPv4Network(b.spec["addressing"]["internet"])
     inet_lan = list(inet_net.subnets(new_prefix=24))[1]
+    room = inet_lan.num_addresses - FIRST_HOST - 1
+    if len(inet["hosts"]) > room:
+        b.err(
+            "exit.internet.hosts",
+            f"{len(inet['hosts'])} hosts do not fit in {inet_lan}",
+            len(inet["hosts"]),
+            f"use at most {room} internet hosts",
+        )
+        return
     isp_links: list[tuple[str, str, str]] = []
     for m, name in enumerate(names):
         if b.add_node("parameters.firewall_members", name, "firewall", site="exit", member=m) is None:

@@ -120,13 +120,20 @@ def _static_routes(net: Network, node: Node) -> list[str]:
     return []
 
 
+def _penalty(node: Node) -> int:
+    """Extra OSPF cost of a perimeter firewall member: member 0 carries traffic, the rest stand by."""
+    return FW_MEMBER_PENALTY * node.member if node.kind == "firewall" and node.site == "exit" else 0
+
+
 def _ospfd(net: Network, node: Node, nodes: dict[str, Node]) -> str:
-    penalty = FW_MEMBER_PENALTY * node.member if node.kind == "firewall" and node.site == "exit" else 0
     lines = [f"hostname {node.name}", "!"]
     passive: list[str] = []
     for lk, dev, addr, peer in _ends(net, node.name):
         if not addr:
             continue
+        # Both ends of a standby member's links (and its stub LANs) carry the penalty, so every
+        # router prefers member 0 in both directions and the stateful firewalls see symmetric flows.
+        penalty = max(_penalty(node), _penalty(nodes[peer]))
         lines.append(f"interface {dev}")
         lines.append(f" description {lk.name}")
         lines.append(" ip ospf area 0")
@@ -137,10 +144,10 @@ def _ospfd(net: Network, node: Node, nodes: dict[str, Node]) -> str:
                 lines.append(f" ip ospf priority {100 if node.kind == 'core' else 0}")
             lines.append(f" ip ospf hello-interval {OSPF_HELLO_S}")
             lines.append(f" ip ospf dead-interval {OSPF_DEAD_S}")
-            if penalty:
-                lines.append(f" ip ospf cost {10 + penalty}")
         else:
             passive.append(dev)
+        if penalty:
+            lines.append(f" ip ospf cost {10 + penalty}")
         lines.append("!")
     lines += [
         "router ospf",
@@ -151,7 +158,7 @@ def _ospfd(net: Network, node: Node, nodes: dict[str, Node]) -> str:
     ]
     lines += [f" passive-interface {dev}" for dev in passive]
     if node.kind == "firewall" and node.gateway:
-        lines.append(f" default-information originate always metric {10 + penalty} metric-type 1")
+        lines.append(f" default-information originate always metric {10 + _penalty(node)} metric-type 1")
     lines += ["!", ""]
     return "\n".join(lines)
 

@@ -76,6 +76,9 @@ def bw_field(v: Checker_, value: Any, path: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         v.err(path, f"bandwidth must be a number of Mbit/s, not {_type_name(value)}", value, "e.g. 100")
         return _MISSING
+    if value != value:  # NaN compares false with everything and would slip through the range checks
+        v.err(path, "bandwidth must be a number of Mbit/s, not NaN", value, "e.g. 100")
+        return _MISSING
     if value <= 0:
         v.err(path, "bandwidth must be positive", value, "give the link rate in Mbit/s, e.g. 1000")
         return _MISSING

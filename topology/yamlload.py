@@ -18,6 +18,12 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "found unhashable key (a list or mapping used as a key)", key_node.start_mark
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None,
@@ -43,6 +49,13 @@ def load_yaml_text(text: str, source: str) -> Any:
         raise ModelError(
             [Problem(source, line, f"invalid YAML: {what}", has_value=False, fix="fix the YAML syntax")]
         ) from None
+    except yaml.reader.ReaderError as exc:
+        # not a MarkedYAMLError: a control character; name its line instead of a multi-line dump
+        line = f"line {text.count(chr(10), 0, exc.position) + 1}"
+        char = exc.character
+        what = f"unacceptable character #x{char:04x}" if isinstance(char, int) else exc.reason
+        fix = "remove the control character"
+        raise ModelError([Problem(source, line, f"invalid YAML: {what}", has_value=False, fix=fix)]) from None
     except yaml.YAMLError as exc:
         raise ModelError(
             [Problem(source, "", f"invalid YAML: {exc}", has_value=False, fix="fix the YAML syntax")]

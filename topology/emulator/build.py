@@ -9,10 +9,12 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +50,7 @@ class Emulation:
         self.timings: dict[str, float] = {}
         self._nodes: dict[str, Any] = {}
         self._configs: dict[str, NodeConfig] = {}
+        self.frr_dir: Path | None = None
 
     # lifecycle -------------------------------------------------------------------------------
     def __enter__(self) -> Emulation:
@@ -81,18 +84,22 @@ class Emulation:
             )
         t0 = time.monotonic()
         names = [bridge_name(n) if n.is_switch else n.name for n in self.model.nodes]
-        state.write_state(
-            {
-                "pid": os.getpid(),
-                "workdir": str(self.workdir),
-                "nodes": names,
-                "model": self.model.name,
-                "started": time.time(),
-            }
-        )
+        self.frr_dir = Path(tempfile.mkdtemp(prefix="govnet-frr-"))
+        self.frr_dir.chmod(0o755)
+        self._state: dict[str, Any] = {
+            "pid": os.getpid(),
+            "workdir": str(self.workdir),
+            "nodes": names,
+            "model": self.model.name,
+            "started": time.time(),
+            "temp_dirs": [str(self.frr_dir)],
+        }
+        state.write_state(self._state)
         self._configs, root_tc = render(self.model)
         self._write_configs(root_tc)
         self._build_mininet()
+        self._state["netns_inodes"] = state.netns_inodes(state.shell_pids(set(names)))
+        state.write_state(self._state)
         self.timings["build_s"] = time.monotonic() - t0
         t1 = time.monotonic()
         self._configure(root_tc)
@@ -118,9 +125,22 @@ class Emulation:
                 self.mn = None
             state.kill_pids(list(state.shell_pids(names).values()))
             state.delete_interfaces(state.govnet_interfaces())
+            self._keep_frr_logs()
         finally:
             state.remove_state()
             self.timings["down_s"] = time.monotonic() - t0
+
+    def _keep_frr_logs(self) -> None:
+        """Copy the routers' FRR logs into the run directory, then remove the daemons' directory."""
+        if self.frr_dir is None:
+            return
+        with contextlib.suppress(OSError):
+            for log in self.frr_dir.glob("*/*.log"):
+                dest = self.workdir / "frr" / log.parent.name
+                dest.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(log, dest / log.name)
+        shutil.rmtree(self.frr_dir, ignore_errors=True)
+        self.frr_dir = None
 
     # building ----------------------------------------------------------------------------------
     def _write_configs(self, root_tc: list[str]) -> None:
@@ -221,7 +241,8 @@ class Emulation:
                 "FRR is not installed (/usr/lib/frr/ospfd missing): run 'make setup' as root"
             )
         for name in routers:
-            d = self.workdir / "frr" / name
+            assert self.frr_dir is not None  # made by start() before any daemon
+            d = self.frr_dir / name
             d.mkdir(parents=True, exist_ok=True)
             (d / "zebra.conf").write_text(f"hostname {name}\n")
             (d / "ospfd.conf").write_text(self._configs[name].ospfd)

@@ -18,7 +18,7 @@ from typing import Any
 
 from topology.emulator.build import Emulation
 from topology.model import Link, Network
-from topology.reach import expected_reach, nearest_core, representative_hosts
+from topology.reach import expected_reach, nearest_core, representative_hosts, shortest_path
 
 RATE_TOLERANCE = 0.10
 HEAL_LIMIT_S = 1.0
@@ -173,14 +173,19 @@ def heal_probe(net: Network) -> tuple[Link, str, str] | None:
     if not rings:
         return None
     cores = {h.name: nearest_core(net, h.name) for h in net.nodes if h.is_host}
+    fallback = None
     for lk in rings:
         srcs = [h for h in net.nodes if h.is_host and cores[h.name] == lk.b]
         dsts = [h for h in net.nodes if h.is_host and cores[h.name] == lk.a]
         for s in srcs:
             for d in dsts:
-                if expected_reach(net, s, d)[0]:
+                if not expected_reach(net, s, d)[0]:
+                    continue
+                # prefer a pure backbone path (no firewall on it): it measures the ring alone
+                if not any(net.node(h).kind == "firewall" for h in shortest_path(net, s.name, d.name)):
                     return lk, s.name, d.name
-    return None
+                fallback = fallback or (lk, s.name, d.name)
+    return fallback
 
 
 def measure_outage(emu: Emulation, lk: Link, src: str, dst: str, restore: bool = False) -> tuple[float, int]:
@@ -191,12 +196,17 @@ def measure_outage(emu: Emulation, lk: Link, src: str, dst: str, restore: bool =
     time.sleep(1.0)
     emu.set_link(lk, up=restore)
     out = p.communicate()[0].decode(errors="replace")
+    return ping_gap(out, count), len(re.findall(r"bytes from", out))
+
+
+def ping_gap(out: str, count: int) -> float:
+    """Largest run of missing replies in `ping -i PING_INTERVAL_S -c count` output, in seconds;
+    inf when replies never came back before the end."""
     seqs = [int(m) for m in re.findall(r"bytes from .*?icmp_seq=(\d+)", out)]
-    if len(seqs) < 2:
-        return float("inf"), len(seqs)
-    seqs = [0, *seqs, count + 1] if seqs[-1] < count - 50 else seqs
-    gap = max(b - a for a, b in itertools.pairwise(seqs)) - 1
-    return gap * PING_INTERVAL_S, len(seqs)
+    if len(seqs) < 2 or seqs[-1] < count - 50:
+        return float("inf")
+    gap = max(b - a for a, b in itertools.pairwise([0, *seqs])) - 1
+    return gap * PING_INTERVAL_S
 
 
 def check_heal(emu: Emulation) -> tuple[list[Row], dict[str, Any]]:

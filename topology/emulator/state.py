@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -93,6 +94,26 @@ def _netns_inode(pid: int) -> int | None:
         return None
 
 
+def netns_inodes(shells: dict[str, int]) -> list[int]:
+    """The network-namespace inodes of these node shells (recorded so clean finds orphans later)."""
+    own = _netns_inode(os.getpid())
+    return sorted({i for pid in shells.values() if (i := _netns_inode(pid)) is not None and i != own})
+
+
+def processes_in(inodes: set[int], extra_marks: tuple[str, ...] = ()) -> list[int]:
+    """Processes in these namespaces, or whose command line names one of our temp dirs."""
+    own = _netns_inode(os.getpid())
+    inodes = inodes - {own}
+    out = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit() or int(p.name) in (os.getpid(), 1):
+            continue
+        pid = int(p.name)
+        if _netns_inode(pid) in inodes or (extra_marks and any(m in _cmdline(pid) for m in extra_marks)):
+            out.append(pid)
+    return out
+
+
 def namespace_processes(shells: dict[str, int]) -> list[int]:
     """Every process (except the shells) living in the network namespaces of these shells."""
     # Our own namespace is the "root" one of the emulation (switch shells live there): never sweep it.
@@ -171,6 +192,8 @@ def clean(force: bool = False) -> CleanReport:
     report = CleanReport()
     live = active_owners()
     names: set[str] = set()
+    temp_dirs: list[Path] = []
+    inodes: set[int] = set()
     files = sorted(state_dir().glob("*.json")) if state_dir().exists() else []
     for f in files:
         pid = int(f.stem) if f.stem.isdigit() else -1
@@ -178,14 +201,23 @@ def clean(force: bool = False) -> CleanReport:
             report.skipped_owners.append(pid)
             continue
         with contextlib.suppress(OSError, ValueError):
-            names |= set(json.loads(f.read_text()).get("nodes", []))
+            record = json.loads(f.read_text())
+            names |= set(record.get("nodes", []))
+            inodes |= set(record.get("netns_inodes", []))
+            temp_dirs += [Path(d) for d in record.get("temp_dirs", []) if "govnet-" in d]
         if pid in live:
             kill_pids([pid], grace_s=2.0)
         f.unlink(missing_ok=True)
         report.state_files += 1
     shells = shell_pids(names)
-    report.processes = kill_pids(namespace_processes(shells))
+    # Node shells die with a SIGKILLed owner, but daemons keep their namespaces alive: find those by
+    # the namespace inodes recorded at build time and by the temp dirs named on their command lines.
+    inodes |= set(netns_inodes(shells))
+    orphans = processes_in(inodes, tuple(str(d) for d in temp_dirs))
+    report.processes = kill_pids(sorted(set(orphans) - set(shells.values())))
     report.shells = kill_pids(list(shells.values()))
     if not report.skipped_owners:
         report.interfaces = delete_interfaces(govnet_interfaces())
+    for d in temp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
     return report

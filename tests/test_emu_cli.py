@@ -1,0 +1,126 @@
+"""Emulation through the real CLI: SIGTERM teardown, crash recovery with `govnet clean`, the reference
+network's `topo up --check`, and the refusal of link delay on a kernel without netem (root; CI runs them).
+
+Kept apart from test_emu.py so that module's shared network is gone before these start their own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from govnet.errors import CapabilityError
+from topology import load_model, load_model_text
+from topology.emulator import Emulation, detect
+from topology.emulator.state import govnet_interfaces, shell_pids
+from topology.loader import MODELS_DIR
+from topology.render import bridge_name
+
+pytestmark = [
+    pytest.mark.emu,
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces); CI runs as root"),
+]
+GOVNET = str(Path(sys.executable).with_name("govnet"))
+
+
+def _names(model: str) -> set[str]:
+    net = load_model(model)
+    return {bridge_name(n) if n.is_switch else n.name for n in net.nodes}
+
+
+def _leftovers(names: set[str]) -> tuple[list[str], dict[str, int]]:
+    return govnet_interfaces(), shell_pids(names)
+
+
+def _wait_for(proc: subprocess.Popen[str], pattern: str, timeout: float) -> str:
+    """Read the process's output until a line matches; fail (never hang) after timeout."""
+    assert proc.stdout is not None
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+            break
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen += line
+        if re.search(pattern, line):
+            return seen
+    raise AssertionError(f"never saw {pattern!r}; output so far:\n{seen}")
+
+
+def test_netem_fields_are_refused_not_dropped() -> None:
+    caps = detect()
+    if caps.has("netem"):
+        pytest.skip("this kernel has netem; the refusal path cannot be exercised here")
+    text = (MODELS_DIR / "small.yaml").read_text()
+    text = text.replace("uplink: {bw_mbps: 100}\n  lans", "uplink: {bw_mbps: 100, delay_ms: 5}\n  lans", 1)
+    net = load_model_text(text, "delay.yaml")
+    assert any(lk.delay_ms == 5 for lk in net.links)
+    with pytest.raises(CapabilityError, match="delay_ms=5"):
+        Emulation(net, Path("/tmp")).start()
+    assert govnet_interfaces() == []
+
+
+def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
+    env = dict(os.environ, GOVNET_RUNS=str(tmp_path))
+    proc = subprocess.Popen(
+        [GOVNET, "topo", "up", "small"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        _wait_for(proc, r"is up", 120)
+        assert govnet_interfaces(), "the network should be up now"
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert _leftovers(_names("small")) == ([], {})
+
+
+def test_clean_recovers_after_a_crash(tmp_path: Path) -> None:
+    env = dict(os.environ, GOVNET_RUNS=str(tmp_path))
+    proc = subprocess.Popen(
+        [GOVNET, "topo", "up", "small"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        _wait_for(proc, r"is up", 120)
+        proc.kill()  # SIGKILL: no teardown runs
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    ifaces, _shells = _leftovers(_names("small"))
+    assert ifaces, "a killed run leaves its network behind (that is what clean is for)"
+    assert subprocess.run(["pgrep", "-f", "govnet-frr-"], capture_output=True).returncode == 0, "FRR orphans"
+    out = subprocess.run([GOVNET, "clean"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "removed" in out.stdout
+    assert _leftovers(_names("small")) == ([], {})
+    # ...and no FRR daemon of that run survived
+    frr = subprocess.run(["pgrep", "-f", "govnet-frr-"], capture_output=True, text=True)
+    assert frr.stdout.strip() == "", "FRR daemons of the crashed run survived clean"
+
+
+def test_reference_network_passes_check_via_cli(tmp_path: Path) -> None:
+    env = dict(os.environ, GOVNET_RUNS=str(tmp_path))
+    out = subprocess.run(
+        [GOVNET, "topo", "up", "--check"], capture_output=True, text=True, timeout=900, env=env
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert re.search(r"^\d+ passed, 0 failed$", out.stdout, re.M)
+    heal = re.search(r"cut core\S+ .*?(\d+\.\d+) s\s+ok", out.stdout)
+    assert heal and float(heal.group(1)) < 1.0
+    for rate in ("10 Mbit/s", "100 Mbit/s", "1000 Mbit/s"):
+        assert re.search(rf"{rate} ±10 %.*ok$", out.stdout, re.M), f"no passing {rate} spot check"
+    assert _leftovers(_names("weihai")) == ([], {})
