@@ -87,11 +87,12 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
     from govnet.rundir import create_run_dir
     from govnet.signals import interrupts_on_signals
     from topology import load_model
-    from topology.emulator import Emulation, run_checks
+    from topology.emulator import Emulation, detect, run_checks
 
     net = load_model(args.model)
     run = create_run_dir(f"topo-{net.name}")
     _say(f"run directory: {run}")
+    _say(detect().summary())
     with interrupts_on_signals(), Emulation(net, run, log=_progress) as emu:
         t = emu.timings
         _say(

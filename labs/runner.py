@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from govnet.errors import ModelError, Problem
+from govnet.errors import ModelError, NotRootError, Problem
 from govnet.rundir import create_run_dir
 from govnet.signals import interrupts_on_signals
 from topology import dump_model_yaml, load_model
@@ -85,6 +86,8 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
 
     scenario = load_scenario(name)
     net = load_model(model or scenario["model"])  # bad input fails here, before anything starts
+    if os.geteuid() != 0:
+        raise NotRootError("labs build an emulated network and need root: run 'sudo govnet lab run ...'")
     run = create_run_dir(scenario["name"])
     (run / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
     (run / "model.yaml").write_text(dump_model_yaml(net))

@@ -54,6 +54,15 @@ class Capabilities:
     def has(self, name: str) -> bool:
         return bool(self.results.get(name))
 
+    def summary(self) -> str:
+        """One line: what this kernel cannot emulate, and what govnet does instead."""
+        missing = [n for n, r in self.results.items() if r is False]
+        if not self.root:
+            return "capabilities unknown (not root)"
+        if not missing:
+            return "this kernel can emulate everything govnet uses"
+        return "this kernel lacks: " + ", ".join(f"{n} ({_PROBES[n][1]})" for n in missing)
+
     def table(self) -> str:
         rows = [f"{'capability':24} {'here':8} used for"]
         for name, (_cmd, meaning) in _PROBES.items():
