@@ -44,11 +44,20 @@ class CheckReport:
         return bool(self.rows) and all(r.ok for r in self.rows)
 
     def table(self) -> str:
-        w = max((len(r.subject) for r in self.rows), default=10)
-        lines = [f"{'check':13} {'subject':{w}} {'expected':22} {'measured':26} result"]
+        w = [
+            max([len(h)] + [len(getattr(r, f)) for r in self.rows])
+            for h, f in (
+                ("check", "check"),
+                ("subject", "subject"),
+                ("expected", "expected"),
+                ("measured", "measured"),
+            )
+        ]
+        lines = [f"{'check':{w[0]}} {'subject':{w[1]}} {'expected':{w[2]}} {'measured':{w[3]}} result"]
         for r in self.rows:
             lines.append(
-                f"{r.check:13} {r.subject:{w}} {r.expected:22} {r.measured:26} {'ok' if r.ok else 'FAIL'}"
+                f"{r.check:{w[0]}} {r.subject:{w[1]}} {r.expected:{w[2]}} {r.measured:{w[3]}} "
+                f"{'ok' if r.ok else 'FAIL'}"
             )
         failed = sum(not r.ok for r in self.rows)
         lines.append(f"{len(self.rows) - failed} passed, {failed} failed")
