@@ -1,1 +1,46 @@
-"""Tiered disk/optical/tape HSM backup scheduler (issue 8)."""
+"""Tiered disk/optical/tape HSM backup scheduler (issue 8).
+
+Public surface: `Hsm` (the store: open, put, read, migrate, apply a policy, recall, verify),
+`parse_policy` (20/80, 20/80+30/70, age:DAYS), `VirtualClock`, the device models, `simulate`, and the
+backup jobs, scheduler and restore drills.
+"""
+
+from backup_hsm.backup import BackupStore, Job, Scheduler, Window
+from backup_hsm.clock import VirtualClock
+from backup_hsm.devices import DISK, OPTICAL, TAPE, DiskArray, Library, OpticalLibrary, TapeLibrary
+from backup_hsm.drills import DrillResult, run_drills
+from backup_hsm.errors import HsmError, HsmInputError, IntegrityError, TierFullError
+from backup_hsm.placement import AgeThreshold, HotCold, Policy, parse_policy
+from backup_hsm.report import format_report, simulate_cli
+from backup_hsm.sim import SimConfig, simulate
+from backup_hsm.store import Hsm
+
+__all__ = [
+    "DISK",
+    "OPTICAL",
+    "TAPE",
+    "AgeThreshold",
+    "BackupStore",
+    "DiskArray",
+    "DrillResult",
+    "HotCold",
+    "Hsm",
+    "HsmError",
+    "HsmInputError",
+    "IntegrityError",
+    "Job",
+    "Library",
+    "OpticalLibrary",
+    "Policy",
+    "Scheduler",
+    "SimConfig",
+    "TapeLibrary",
+    "TierFullError",
+    "VirtualClock",
+    "Window",
+    "format_report",
+    "parse_policy",
+    "run_drills",
+    "simulate",
+    "simulate_cli",
+]

@@ -8,9 +8,11 @@ from govnet.errors import (
     CapabilityError,
     EmulationError,
     GovnetError,
+    MetricError,
     ModelError,
     NotRootError,
     Problem,
+    TsdbError,
 )
 
 __version__ = "0.1.0"
@@ -19,8 +21,10 @@ __all__ = [
     "CapabilityError",
     "EmulationError",
     "GovnetError",
+    "MetricError",
     "ModelError",
     "NotRootError",
     "Problem",
+    "TsdbError",
     "__version__",
 ]

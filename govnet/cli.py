@@ -148,6 +148,91 @@ def cmd_lab_list(_args: argparse.Namespace) -> int:
     return 0
 
 
+# hsm -------------------------------------------------------------------------------------------
+EPILOG_HSM = """examples:
+  govnet hsm simulate --files 100000 --days 365 --policy 20/80+30/70
+  govnet hsm simulate --files 1000000 --days 730 --policy age:30 --disk-tb 4 --json | jq .fill_day
+  govnet hsm status                          # the store under var/hsm/: files and bytes per tier, alarms
+  govnet hsm drill                           # back up sample data, restore a file, a database, a mailbox
+                                             # and a system image, time and verify each by checksum
+"""
+
+
+def cmd_hsm_simulate(args: argparse.Namespace) -> int:
+    from backup_hsm import simulate_cli
+
+    report = simulate_cli(args)
+    if args.json:
+        _say(json.dumps(report, indent=1))
+        return 0
+    from backup_hsm import format_report
+
+    _say(format_report(report))
+    return 0
+
+
+def cmd_hsm_status(args: argparse.Namespace) -> int:
+    from backup_hsm import Hsm
+
+    with Hsm.open(args.root) as hsm:
+        status = hsm.status()
+    _say(json.dumps(status, indent=1) if args.json else hsm.format_status(status))
+    return 0
+
+
+def cmd_hsm_drill(args: argparse.Namespace) -> int:
+    from backup_hsm import run_drills
+
+    results = run_drills(args.root, log=_progress)
+    for r in results:
+        _say(r.line())
+    return 0 if all(r.ok for r in results) else 1
+
+
+# tsdb ------------------------------------------------------------------------------------------
+EPILOG_TSDB = """examples:
+  govnet tsdb up                             # VictoriaMetrics on 127.0.0.1:8428 (or a free port), var/tsdb/
+  govnet tsdb status                         # the URL in use; exit 1 if the store does not answer
+  curl -s localhost:8428/api/v1/query --data-urlencode 'query=rate(iface_tx_bytes[1m])*8'
+  govnet tsdb down                           # stop exactly the process in var/tsdb/victoria-metrics.pid
+  GOVNET_TSDB_URL=http://host:8428 govnet tsdb status   # use a store govnet does not manage
+"""
+
+
+def _store(args: argparse.Namespace) -> Any:
+    from govnet.tsdb import Store
+
+    return Store(port=getattr(args, "port", None), retention=getattr(args, "retention", None) or "30d")
+
+
+def cmd_tsdb_up(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store.external:
+        store.check()
+        _say(f"using the metrics store at {store.describe()}: it answers (govnet does not manage it)")
+        return 0
+    started = store.up()
+    _say(f"metrics store {'started' if started else 'already running'}: {store.describe()}")
+    return 0
+
+
+def cmd_tsdb_down(args: argparse.Namespace) -> int:
+    store = _store(args)
+    if store.external:
+        _say(f"nothing to stop: the metrics store at {store.describe()} is not managed by govnet")
+        return 0
+    pid = store.pid()
+    _say(f"metrics store stopped (pid {pid})" if store.down() else "metrics store was not running")
+    return 0
+
+
+def cmd_tsdb_status(args: argparse.Namespace) -> int:
+    store = _store(args)
+    store.check()
+    _say(f"metrics store up: {store.describe()}, {store.series_count()} series")
+    return 0
+
+
 # parser ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -205,6 +290,64 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_lab_run)
     ls = lsub.add_parser("list", help="the bundled scenarios")
     ls.set_defaults(func=cmd_lab_list)
+    hsm = sub.add_parser(
+        "hsm",
+        help="HSM backup tiers: disk, optical and tape; policies, simulation, restore drills",
+        epilog=EPILOG_HSM,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hsub = hsm.add_subparsers(dest="hsm_cmd", metavar="VERB")
+    hs = hsub.add_parser(
+        "simulate",
+        help="replay synthetic access over a horizon; bytes per tier, recalls, latency, mounts, fill days",
+        description="Replays Zipf-like access with drift over a synthetic catalog (numpy columns, synthetic "
+        "sizes: no file bytes are written, so a million files take seconds) under a placement policy, and "
+        "reports bytes per tier over time, recalls, mean/p95 recall latency on the device models, tape "
+        "mounts, media cost per TB and the day each tier fills (null: never).",
+        epilog="example: govnet hsm simulate --files 200000 --days 365 --policy 20/80+30/70 --disk-tb 1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    hs.add_argument("--files", type=int, default=100_000, help="files at day 0 (default 100000)")
+    hs.add_argument("--days", type=int, default=365, help="horizon in days (default 365)")
+    hs.add_argument("--policy", default="20/80+30/70", help="20/80, 20/80+30/70 or age:DAYS[:TAPE_DAYS]")
+    hs.add_argument("--seed", type=int, default=1, help="random seed (same seed, same run)")
+    hs.add_argument("--growth", type=float, default=0.003, help="new files per day, fraction of --files")
+    hs.add_argument("--mean-mb", type=float, default=20.0, help="mean file size in MB (lognormal)")
+    hs.add_argument("--reads", type=float, default=0.02, help="reads per file per day")
+    hs.add_argument("--disk-tb", type=float, help="disk array capacity in TB (default 50)")
+    hs.add_argument("--optical-tb", type=float, help="optical library capacity in TB (default 100)")
+    hs.add_argument("--tape-tb", type=float, help="tape library capacity in TB (default 3600, LTO-9)")
+    hs.add_argument("--json", action="store_true", help="the report as JSON")
+    hs.set_defaults(func=cmd_hsm_simulate)
+    root_help = "store directory (default var/hsm, or $GOVNET_VAR/hsm)"
+    hst = hsub.add_parser("status", help="files and bytes per tier of the store, pending steps, alarms")
+    hst.add_argument("--root", help=root_help)
+    hst.add_argument("--json", action="store_true", help="as JSON")
+    hst.set_defaults(func=cmd_hsm_status)
+    hd = hsub.add_parser("drill", help="back up sample data, then time and verify four restores")
+    hd.add_argument("--root", help=root_help)
+    hd.set_defaults(func=cmd_hsm_drill)
+    hsm.set_defaults(func=None, _parser=hsm)
+    for parser in (hs, hst, hd):
+        parser.set_defaults(_parser=parser)
+    tsdb = sub.add_parser(
+        "tsdb",
+        help="the metrics store: a local VictoriaMetrics under var/tsdb/ (or $GOVNET_TSDB_URL)",
+        epilog=EPILOG_TSDB,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dsub = tsdb.add_subparsers(dest="tsdb_cmd", metavar="VERB")
+    du = dsub.add_parser("up", help="start the local store (idempotent) and wait until it answers")
+    du.add_argument("--port", type=int, help="port on 127.0.0.1 (default 8428, or a free one if taken)")
+    du.add_argument("--retention", default="30d", help="how long points are kept (default 30d)")
+    du.set_defaults(func=cmd_tsdb_up)
+    dd = dsub.add_parser("down", help="stop the local store started by 'govnet tsdb up'")
+    dd.set_defaults(func=cmd_tsdb_down)
+    dst = dsub.add_parser("status", help="the URL in use; exit 1 if the store does not answer")
+    dst.set_defaults(func=cmd_tsdb_status)
+    tsdb.set_defaults(func=None, _parser=tsdb)
+    for parser in (du, dd, dst):
+        parser.set_defaults(_parser=parser)
     for parser in (topo, lab):
         parser.set_defaults(func=None, _parser=parser)
     for parser in (c, s, u, k, r, ls):

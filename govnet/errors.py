@@ -65,3 +65,15 @@ class EmulationError(GovnetError):
     """Bringing up or checking the emulated network failed."""
 
     exit_code = 5
+
+
+class TsdbError(GovnetError):
+    """The metrics store cannot be started, stopped or reached, or it refused a request."""
+
+    exit_code = 1
+
+
+class MetricError(GovnetError):
+    """A metric point does not match the registry (unknown measurement, field or tag; bad value)."""
+
+    exit_code = 1

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from govnet.errors import ModelError, NotRootError, Problem
 from govnet.rundir import create_run_dir
 from govnet.signals import interrupts_on_signals
 from topology import dump_model_yaml, load_model
-from topology.schema import REQUIRED, Checker_, list_of, name_field, obj, text_field
+from topology.schema import REQUIRED, Checker_, bool_field, list_of, name_field, obj, text_field
 from topology.yamlload import load_yaml_file
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -33,6 +34,7 @@ SCENARIO = obj(
         "description": (text_field, ""),
         "model": (text_field, "weihai"),
         "checks": (list_of(_check_name, 1), lambda: list(CHECKS)),
+        "monitor": (bool_field, True),  # metrics store + SNMP + link counters during the lab
     }
 )
 
@@ -98,6 +100,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
     error = ""
     timings: dict[str, float] = {}
     emu = Emulation(net, run, log=log, caps=caps)
+    metrics: dict[str, Any] = {}
     try:
         with interrupts_on_signals():
             try:
@@ -106,7 +109,8 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                     f"network up in {emu.timings['up_s']:.1f} s; "
                     f"running checks: {', '.join(scenario['checks'])}"
                 )
-                report = run_checks(emu, tuple(scenario["checks"]))
+                with _monitoring(emu, run, scenario["monitor"], log) as metrics:
+                    report = run_checks(emu, tuple(scenario["checks"]))
             finally:
                 emu.stop()
                 timings = dict(emu.timings)
@@ -117,7 +121,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
             raise
     ok = report is not None and report.ok and not error
     report_path = _write_report(
-        run, scenario, net.name, caps.table(), report, timings, error, time.monotonic() - t0, ok
+        run, scenario, net.name, caps.table(), report, timings, error, time.monotonic() - t0, ok, metrics
     )
     summary = (
         f"lab {scenario['name']}: {'PASSED' if ok else 'FAILED'}"
@@ -125,6 +129,60 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         + (f"\n{report.table()}" if report is not None else "")
     )
     return LabResult(ok, run, report_path, summary)
+
+
+@contextlib.contextmanager
+def _monitoring(emu: Any, run: Path, enabled: bool, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+    """Run the monitoring stack (store, SNMP, link counters) around the lab; fill in a summary at exit."""
+    info: dict[str, Any] = {}
+    if not enabled:
+        yield info
+        return
+    from govnet.tsdb import Store
+    from govnet.tsdb_writer import Writer
+    from monitors.collector import LabMonitor
+
+    store = Store()
+    store.up()
+    info["store"] = store.url
+    log(f"metrics store at {store.url}")
+    writer = Writer(store.url, spill_dir=run / "spill")
+    monitor = LabMonitor(emu, run, writer, log=log)
+    t0 = time.time()
+    monitor.start()
+    try:
+        yield info
+    finally:
+        monitor.stop()
+        stats = writer.close()
+        info["points_written"] = stats.sent
+        info["points_dropped"] = stats.dropped
+        info["points_by_measurement"] = dict(sorted(monitor.counts.items()))
+        info["queries"] = _metric_queries(store, max(10, int(time.time() - t0) + 5))
+
+
+def _metric_queries(store: Any, window_s: int) -> dict[str, str]:
+    """A few PromQL answers over the run, proving the series are there and queryable."""
+    w = f"{window_s}s"
+    queries = [
+        f'count(count by (link) (last_over_time(iface_tx_bytes{{source="kernel"}}[{w}])))',
+        f"count(last_over_time(device_uptime_s[{w}]))",
+        f'count(count by (node) (last_over_time(iface_tx_bytes{{source="snmp"}}[{w}])))',
+        f'avg_over_time(poller_completeness{{poller="snmp"}}[{w}])',
+        f'max_over_time(poller_cycle_s{{poller="snmp"}}[{w}])',
+        f'max_over_time(iface_utilisation{{link="core1--core2",source="kernel"}}[{w}])',
+    ]
+    out = {}
+    with contextlib.suppress(Exception):
+        store.force_flush()
+    time.sleep(1.5)  # the store hides points younger than -search.latencyOffset (1 s)
+    for q in queries:
+        try:
+            res = store.query(q)
+            out[q] = ", ".join(f"{float(r['value'][1]):.4g}" for r in res) or "no data"
+        except Exception as exc:
+            out[q] = f"error: {exc}"
+    return out
 
 
 def _write_report(
@@ -137,6 +195,7 @@ def _write_report(
     error: str,
     total_s: float,
     ok: bool,
+    metrics: dict[str, Any],
 ) -> Path:
     results = {
         "ok": ok,
@@ -146,6 +205,7 @@ def _write_report(
         "error": error,
         "checks": report.to_dict() if report is not None else None,
         "total_s": total_s,
+        "metrics": metrics,
     }
     (run / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     lines = [
@@ -169,6 +229,12 @@ def _write_report(
                 for k, v in report.figures.items()
             ]
             lines.append("")
+    if metrics:
+        lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
+        lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in ("store", "queries")]
+        lines += ["", "| PromQL | answer |", "| --- | --- |"]
+        lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
+        lines.append("")
     lines += ["## What this machine can emulate", "", "```", caps, "```", ""]
     path = run / "report.md"
     path.write_text("\n".join(lines))

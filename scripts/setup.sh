@@ -16,6 +16,8 @@ APT_PACKAGES=(
   nftables         # zone policy on the firewalls
   psmisc procps util-linux  # killall/pgrep/unshare used by clean-up and capability checks
   python3-venv python3-yaml
+  snmpd            # SNMP agents inside emulated devices (own config per device)
+  victoria-metrics # metrics store (govnet tsdb up; Prometheus/PromQL API, influx line protocol)
 )
 
 missing=()
@@ -29,8 +31,14 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    # policy-rc.d keeps the packages' system services (frr, openvswitch) from starting on the host.
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # govnet starts its own frr/snmpd/victoria-metrics per lab; keep the packages' system services from
+    # starting on the host during the install (a temporary policy-rc.d, removed again right after).
+    own_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && own_policy=1
+    fi
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || { [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d; exit 1; }
+    [ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d
   fi
 fi
 # Debian's frr service must not run in the root namespace: govnet starts its own daemons per router.

@@ -6,6 +6,7 @@ the CLI; crash recovery kills a real `govnet topo up` and asks `govnet clean` to
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from monitors.snmp import SnmpCredentials, agent_address, agent_nodes, start_agents
 from topology import load_model
 from topology.emulator import Emulation, run_checks
 from topology.emulator.check import measure_rate
@@ -93,3 +95,35 @@ def test_cut_ring_link_reroutes_and_restore_returns(small: Emulation) -> None:
     finally:
         small.set_link(ring, up=True)
     small.wait_converged()
+
+
+def test_snmp_agents_answer_the_poller_from_the_noc(small: Emulation, tmp_path: Path) -> None:
+    """snmpd in every device namespace, SNMPv3 authPriv; the poller runs in noc1 like an NMS."""
+    creds = SnmpCredentials.from_settings()
+    procs = start_agents(small, tmp_path, creds)
+    try:
+        targets = [[n.name, agent_address(SMALL, n)] for n in agent_nodes(SMALL)]
+        (tmp_path / "targets.json").write_text(json.dumps(targets))
+        (tmp_path / "creds.json").write_text(json.dumps(creds.to_dict()))
+        time.sleep(0.5)
+        out = small.node("noc1").cmd(
+            f"{sys.executable} -m monitors.poller --targets {tmp_path}/targets.json "
+            f"--creds {tmp_path}/creds.json --cycles 2 --interval 3.5"  # snmpd caches IF-MIB ~3 s
+        )
+    finally:
+        for p in procs.values():
+            p.terminate()
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    devices = [r for r in records if "node" in r and r["t"] >= records[0]["t"]]
+    cycles = [r for r in records if r.get("poller") == "snmp"]
+    assert len(cycles) == 2
+    answered = {r["node"] for r in devices if r["ok"]}
+    # the small model's policy lets management reach devices and servers, not the DMZ
+    assert answered == {n for n, _ in targets} - {"dmz-portal"}
+    assert any(r["node"] == "dmz-portal" and not r["ok"] for r in devices), "a timeout is recorded, not fatal"
+    core1 = [r for r in devices if r["node"] == "core1" and r["ok"]]
+    ring_if = next(lk.a_if for lk in SMALL.links if lk.a == "core1" and lk.kind == "ring")
+    assert core1[0]["uptime_cs"] > 0 and core1[0]["mem_total_kb"] > 0
+    assert (
+        core1[1]["ifaces"][ring_if]["out_octets"] > core1[0]["ifaces"][ring_if]["out_octets"]
+    )  # OSPF hellos

@@ -226,7 +226,7 @@ CASES = [
     ),
     pytest.param(
         mutated(lambda d: d["policy"].append({"from": "office", "to": "guests"})),
-        "policy[5].to",
+        "policy[6].to",
         "unknown zone",
         "'guests'",
         id="policy-unknown-zone",

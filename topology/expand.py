@@ -184,6 +184,8 @@ def _zones(b: _Builder, vlans: dict[str, Vlan]) -> dict[str, tuple[str, ...]]:
             continue
         zones.setdefault(v.zone, []).append(v.subnet)
     zones["internet"].append(b.spec["addressing"]["internet"])
+    # routers' own links and transit segments: a zone so policy can let management reach devices
+    zones.setdefault("infrastructure", []).append(b.spec["addressing"]["infrastructure"])
     return {z: tuple(s) for z, s in zones.items()}
 
 

@@ -1,0 +1,80 @@
+"""The `govnet hsm simulate` glue: arguments -> SimConfig, and the report as text."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from backup_hsm.devices import GB, TB, TIER_NAMES, Library
+from backup_hsm.errors import HsmInputError
+from backup_hsm.sim import SimConfig, simulate
+
+
+def _tb(name: str, value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise HsmInputError("hsm simulate", name, "capacity must be positive", value, "give TB, e.g. 10")
+    return value
+
+
+def simulate_cli(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the simulation the command line asks for."""
+    lib = Library()
+    disk_tb, optical_tb, tape_tb = (
+        _tb("disk-tb", args.disk_tb),
+        _tb("optical-tb", args.optical_tb),
+        _tb("tape-tb", args.tape_tb),
+    )
+    if disk_tb:
+        lib = replace(lib, disk=replace(lib.disk, capacity_bytes=int(disk_tb * TB)))
+    if optical_tb:
+        lib = replace(
+            lib, optical=replace(lib.optical, discs=max(1, int(optical_tb * TB // lib.optical.disc_bytes)))
+        )
+    if tape_tb:
+        carts = max(1, int(tape_tb * TB // lib.tape.cartridge_bytes))
+        lib = replace(lib, tape=replace(lib.tape, cartridges=carts))
+    cfg = SimConfig(
+        files=args.files,
+        days=args.days,
+        policy=args.policy,
+        seed=args.seed,
+        growth=args.growth,
+        mean_mb=args.mean_mb,
+        reads_per_file_day=args.reads,
+        library=lib,
+    )
+    return simulate(cfg)
+
+
+def _size(b: float) -> str:
+    return f"{b / TB:.2f} TB" if b >= TB else f"{b / GB:.1f} GB"
+
+
+def format_report(r: dict[str, Any]) -> str:
+    """The simulation report as a table."""
+    lines = [
+        f"policy {r['policy']}: {r['files']} files after {r['days']} days",
+        "",
+        "day    " + "".join(f"{n:>12}" for n in TIER_NAMES),
+    ]
+    for row in r["timeline"]:
+        lines.append(f"{row['day']:<7}" + "".join(f"{_size(row[n]):>12}" for n in TIER_NAMES))
+    lines.append("")
+    for name, t in r["tiers"].items():
+        fill = r["fill_day"][name]
+        lines.append(
+            f"{name:8} {t['files']:>9} files {_size(t['bytes']):>11} of {_size(t['capacity']):>11}"
+            f"   fills: {'never' if fill is None else f'day {fill}'}"
+        )
+    lat = r["recall_latency_s"]
+    mean = "-" if lat["mean"] is None else f"{lat['mean']:.1f} s"
+    p95 = "-" if lat["p95"] is None else f"{lat['p95']:.1f} s"
+    cost = "-" if r["cost_per_tb"] is None else f"{r['cost_per_tb']:.1f}"
+    lines += [
+        f"recalls {r['recalls']}  latency mean {mean}, p95 {p95}",
+        f"tape mounts {r['tape_mounts']}, optical mounts {r['optical_mounts']}, files migrated "
+        f"{r['migrated_files']}, watermark triggers {r['watermark_triggers']}",
+        f"media cost per TB stored: {cost}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,244 @@
+"""The monitoring stack of one running emulation, feeding the metrics store.
+
+- SNMP: snmpd in every router, firewall and server (SNMPv3 authPriv); the poller runs in the NOC
+  host's namespace, as a network-management station would, and streams JSON lines back here.
+- Link counters: every end of every model link, bridge ports in the root namespace included, read
+  from the kernel each interval (an RMON-style history per port), tagged with the model link name.
+
+Every point is validated against the metric registry by the writer. A device that does not answer
+is a recorded timeout in the `poller` series; nothing here stops the lab.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from govnet.metrics import Point
+from govnet.tsdb_writer import Writer
+from monitors.linkstats import LinkSampler, link_ends
+from monitors.rates import RateTracker, Sample
+from monitors.snmp import SnmpCredentials, agent_address, agent_nodes, start_agents
+
+Log = Callable[[str], None]
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+class LabMonitor:
+    """Start with `start()`, stop with `stop()`; points go to `writer` (owned by the caller)."""
+
+    def __init__(
+        self, emu: Any, workdir: Path, writer: Writer, interval_s: float = 1.0, log: Log = _quiet
+    ) -> None:
+        self.emu = emu
+        self.net = emu.model
+        self.workdir = Path(workdir)
+        self.writer = writer
+        self.interval_s = interval_s
+        self.log = log
+        self.ends = {(e.node, e.ifname): e for e in link_ends(self.net)}
+        self.rates = RateTracker()
+        self.points = 0
+        self.counts: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._agents: dict[str, Any] = {}
+        self._poller: Any = None
+        self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
+
+    # lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        pids = {n.name: self.emu.node(n.name).pid for n in self.net.nodes if not n.is_switch}
+        sampler = LinkSampler(self.net, pids)
+        self._spawn(self._kernel_loop, sampler)
+        self._start_snmp()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._poller is not None:
+            self._poller.terminate()
+        for p in self._agents.values():
+            p.terminate()
+        for t in self._threads:
+            t.join(timeout=5)
+        for p in [self._poller, *self._agents.values()]:
+            if p is not None:
+                try:
+                    p.wait(timeout=3)
+                except Exception:
+                    p.kill()
+
+    def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
+        t = threading.Thread(target=fn, args=args, daemon=True, name=f"monitor-{fn.__name__}")
+        t.start()
+        self._threads.append(t)
+
+    def _emit(self, points: list[Point]) -> None:
+        if points:
+            self.writer.write(points)
+            self.points += len(points)
+            for p in points:
+                self.counts[p.measurement] = self.counts.get(p.measurement, 0) + 1
+
+    # kernel link counters ----------------------------------------------------------------------
+    def _kernel_loop(self, sampler: LinkSampler) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            now_ns = time.time_ns()
+            found = sampler.sample()
+            pts = []
+            for (node, ifname), c in found.items():
+                end = self.ends[(node, ifname)]
+                fields: dict[str, int | float | bool] = {
+                    "rx_bytes": c.rx_bytes,
+                    "tx_bytes": c.tx_bytes,
+                    "errors": c.rx_errs + c.tx_errs,
+                    "discards": c.rx_drop + c.tx_drop,
+                }
+                self._add_rates(fields, ("k", node, ifname), c.rx_bytes, c.tx_bytes, t0, None, end.bw_mbps)
+                tags = {
+                    "node": node,
+                    "ifname": ifname,
+                    "link": end.link,
+                    "kind": end.kind,
+                    "source": "kernel",
+                }
+                pts.append(Point("iface", tags, fields, now_ns))
+            cycle = time.monotonic() - t0
+            n = len(sampler.ends)
+            pts.append(
+                Point(
+                    "poller",
+                    {"poller": "kernel"},
+                    {
+                        "cycle_s": cycle,
+                        "targets": n,
+                        "answered": len(found),
+                        "timeouts": n - len(found),
+                        "completeness": len(found) / n if n else 1.0,
+                        "data_age_s": cycle,
+                    },
+                    now_ns,
+                )
+            )
+            self._emit(pts)
+            self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - t0)))
+
+    def _add_rates(
+        self,
+        fields: dict[str, int | float | bool],
+        key: tuple[str, ...],
+        rx: int,
+        tx: int,
+        t: float,
+        uptime: float | None,
+        bw_mbps: float,
+    ) -> None:
+        cap = bw_mbps * 1e6 / 8 * 2  # a plausible ceiling for wrap-versus-reset decisions
+        rx_rate = self.rates.update((*key, "rx"), Sample(rx, t, uptime), max_rate=cap)
+        tx_rate = self.rates.update((*key, "tx"), Sample(tx, t, uptime), max_rate=cap)
+        if rx_rate is not None and tx_rate is not None:
+            fields["rx_bps"] = rx_rate * 8
+            fields["tx_bps"] = tx_rate * 8
+            if bw_mbps:
+                fields["utilisation"] = max(rx_rate, tx_rate) * 8 / (bw_mbps * 1e6)
+
+    # SNMP ----------------------------------------------------------------------------------------
+    def _start_snmp(self) -> None:
+        if not self.noc:
+            self.log("no host in a 'management' zone: SNMP agents are not polled")
+            return
+        creds = SnmpCredentials.from_settings()
+        self._agents = start_agents(self.emu, self.workdir, creds)
+        d = self.workdir / "snmp"
+        targets = [[n.name, agent_address(self.net, n)] for n in agent_nodes(self.net)]
+        (d / "targets.json").write_text(json.dumps(targets))
+        cred_file = d / "poller-creds.json"
+        cred_file.write_text(json.dumps(creds.to_dict()))
+        cred_file.chmod(0o600)
+        time.sleep(0.5)  # let the agents bind
+        cmd = [
+            sys.executable,
+            "-m",
+            "monitors.poller",
+            "--targets",
+            str(d / "targets.json"),
+            "--creds",
+            str(cred_file),
+            "--interval",
+            str(self.interval_s),
+        ]
+        self._poller = self.emu.node(self.noc).popen(cmd, stdout=-1, stderr=-1, text=True)
+        self._spawn(self._snmp_reader)
+        self.log(f"SNMP: {len(targets)} agents, polled from {self.noc} every {self.interval_s:g} s")
+
+    def _snmp_reader(self) -> None:
+        assert self._poller is not None and self._poller.stdout is not None
+        oldest = time.time()
+        for line in self._poller.stdout:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("poller") == "snmp":
+                n = int(rec["targets"])
+                self._emit(
+                    [
+                        Point(
+                            "poller",
+                            {"poller": "snmp"},
+                            {
+                                "cycle_s": float(rec["cycle_s"]),
+                                "targets": n,
+                                "answered": int(rec["answered"]),
+                                "timeouts": int(rec["timeouts"]),
+                                "completeness": rec["answered"] / n if n else 1.0,
+                                "data_age_s": max(0.0, time.time() - oldest),
+                            },
+                            int(rec["t"] * 1e9),
+                        )
+                    ]
+                )
+                oldest = time.time()
+            elif rec.get("ok"):
+                oldest = min(oldest, float(rec["t"]))
+                self._emit(self._device_points(rec))
+            if self._stop.is_set():
+                break
+
+    def _device_points(self, rec: dict[str, Any]) -> list[Point]:
+        node, t = rec["node"], float(rec["t"])
+        t_ns = int(t * 1e9)
+        uptime = rec.get("uptime_cs", 0) / 100
+        fields: dict[str, int | float | bool] = {"uptime_s": uptime}
+        if "cpu_idle_pct" in rec:
+            fields["cpu_pct"] = float(min(100, max(0, 100 - rec["cpu_idle_pct"])))
+        total, avail = rec.get("mem_total_kb", 0), rec.get("mem_avail_kb", 0)
+        if total:
+            fields["mem_pct"] = min(100.0, max(0.0, (total - avail) * 100 / total))
+        pts = [Point("device", {"node": node}, fields, t_ns)]
+        for ifname, row in rec.get("ifaces", {}).items():
+            end = self.ends.get((node, ifname))
+            if end is None or "in_octets" not in row or "out_octets" not in row:
+                continue  # loopback and interfaces outside the model
+            f: dict[str, int | float | bool] = {
+                "rx_bytes": row["in_octets"],
+                "tx_bytes": row["out_octets"],
+                "errors": row.get("in_errors", 0) + row.get("out_errors", 0),
+                "discards": row.get("in_discards", 0) + row.get("out_discards", 0),
+                "oper_up": row.get("oper_status") == 1,
+            }
+            self._add_rates(
+                f, ("s", node, ifname), row["in_octets"], row["out_octets"], t, uptime, end.bw_mbps
+            )
+            tags = {"node": node, "ifname": ifname, "link": end.link, "kind": end.kind, "source": "snmp"}
+            pts.append(Point("iface", tags, f, t_ns))
+        return pts
