@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from govnet.errors import GovnetError
 from govnet.metrics import Point
 from govnet.tsdb_writer import Writer
 from monitors.linkstats import LinkSampler, link_ends
@@ -47,6 +48,7 @@ class LabMonitor:
         self.ends = {(e.node, e.ifname): e for e in link_ends(self.net)}
         self.rates = RateTracker()
         self.points = 0
+        self.rejected = 0
         self.counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -82,11 +84,18 @@ class LabMonitor:
         self._threads.append(t)
 
     def _emit(self, points: list[Point]) -> None:
-        if points:
+        if not points:
+            return
+        try:
             self.writer.write(points)
-            self.points += len(points)
-            for p in points:
-                self.counts[p.measurement] = self.counts.get(p.measurement, 0) + 1
+        except GovnetError as exc:  # a point the registry refuses is a bug to report, not a dead thread
+            self.rejected += len(points)
+            if self.rejected == len(points):
+                self.log(f"monitoring: points refused: {exc}")
+            return
+        self.points += len(points)
+        for p in points:
+            self.counts[p.measurement] = self.counts.get(p.measurement, 0) + 1
 
     # kernel link counters ----------------------------------------------------------------------
     def _kernel_loop(self, sampler: LinkSampler) -> None:
