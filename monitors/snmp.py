@@ -17,6 +17,10 @@ from typing import Any
 from topology.model import Network, Node
 
 AGENT_KINDS = frozenset({"core", "firewall", "router", "server"})
+# NET-SNMP-AGENT-MIB nsCacheTimeout for the interface tables (IMPLIED index = ifTable's OID). net-snmp
+# caches IF-MIB for 3 s by default, which turns 1 s polls into steps; 0 makes every request fresh.
+NS_CACHE = "1.3.6.1.4.1.8072.1.5.3"
+IF_CACHE_TIMEOUT_OID = NS_CACHE + ".1.2.1.3.6.1.2.1.2.2"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class SnmpCredentials:
     auth_key: str = ""
     priv_key: str = ""
     community: str = ""
+    local_rw: str = ""  # write community limited to 127.0.0.1 and nsCacheTable, to tune caching
 
     @classmethod
     def from_settings(cls, version: str = "3") -> SnmpCredentials:
@@ -39,6 +44,7 @@ class SnmpCredentials:
             auth_key=env.get("GOVNET_SNMP_AUTH") or secrets.token_hex(12),
             priv_key=env.get("GOVNET_SNMP_PRIV") or secrets.token_hex(12),
             community=env.get("GOVNET_SNMP_COMMUNITY") or secrets.token_hex(6),
+            local_rw=secrets.token_hex(8),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +84,8 @@ def render_snmpd_conf(node: Node, creds: SnmpCredentials) -> str:
         ]
     else:
         lines.append(f"rocommunity {creds.community} default")
+    if creds.local_rw:
+        lines.append(f"rwcommunity {creds.local_rw} 127.0.0.1 .{NS_CACHE}")
     return "\n".join(lines) + "\n"
 
 
@@ -107,4 +115,12 @@ def start_agents(emu: Any, workdir: Path, creds: SnmpCredentials) -> dict[str, A
             str(d / "snmpd.pid"),
         ]
         procs[node.name] = emu.node(node.name).popen(cmd, env=env)
+    if creds.local_rw:
+        for name in procs:
+            d = base / name
+            # retry while the agent binds; the client keeps its state in the agent's own dir
+            emu.node(name).cmd(
+                f"for i in $(seq 30); do SNMP_PERSISTENT_DIR={d} snmpset -v2c -c {creds.local_rw} -m '' "
+                f"-t 0.2 -r 0 127.0.0.1 {IF_CACHE_TIMEOUT_OID} i 0 >/dev/null 2>&1 && break; sleep 0.1; done"
+            )
     return procs

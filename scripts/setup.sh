@@ -16,7 +16,7 @@ APT_PACKAGES=(
   nftables         # zone policy on the firewalls
   psmisc procps util-linux  # killall/pgrep/unshare used by clean-up and capability checks
   python3-venv python3-yaml
-  snmpd            # SNMP agents inside emulated devices (own config per device)
+  snmpd snmp       # SNMP agents inside emulated devices (own config per device); snmpset tunes them
   victoria-metrics # metrics store (govnet tsdb up; Prometheus/PromQL API, influx line protocol)
 )
 

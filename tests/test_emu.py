@@ -6,6 +6,7 @@ the CLI; crash recovery kills a real `govnet topo up` and asks `govnet clean` to
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -158,3 +159,62 @@ def test_monitoring_fills_the_store_with_link_device_and_poller_series(
         assert 0.8 <= float(health[0]["value"][1]) < 1.0
         ring = store.query('last_over_time(iface_tx_bps{link="core1--core2",source="kernel"}[1m])')
         assert len(ring) == 2 and all(float(r["value"][1]) > 0 for r in ring), "OSPF hellos at least"
+
+
+def test_snmp_rates_match_iperf3_ground_truth(small: Emulation, tmp_path: Path) -> None:
+    """A known UDP rate across a bureau uplink, polled every second over SNMPv3: error < 2 %."""
+    uplink = next(lk for lk in SMALL.links if lk.a == "bureau-finance" and lk.kind == "uplink")
+    server_ip = next(lk.b_addr for lk in SMALL.links if lk.a == "dist2" and lk.b == "core2").split("/")[0]
+    creds = SnmpCredentials.from_settings()
+    agents = start_agents(small, tmp_path, creds)
+    (tmp_path / "targets.json").write_text(
+        json.dumps([["bureau-finance", agent_address(SMALL, SMALL.node("bureau-finance"))]])
+    )
+    (tmp_path / "creds.json").write_text(json.dumps(creds.to_dict()))
+    server = small.node("core2").popen(["iperf3", "-s", "-1", "-B", server_ip])
+    try:
+        time.sleep(0.3)
+        poller = small.node("noc1").popen(
+            [
+                sys.executable,
+                "-m",
+                "monitors.poller",
+                "--targets",
+                str(tmp_path / "targets.json"),
+                "--creds",
+                str(tmp_path / "creds.json"),
+                "--cycles",
+                "12",
+                "--interval",
+                "1",
+            ],
+            stdout=-1,
+            text=True,
+        )
+        t_start = time.time()
+        client = small.node("bureau-finance").cmd(f"iperf3 -u -c {server_ip} -b 40M -l 1400 -t 10 -J")
+        t_end = time.time()
+        out = poller.communicate(timeout=30)[0]
+    finally:
+        server.kill()
+        for p in agents.values():
+            p.terminate()
+    sent_bps = json.loads(client[client.index("{") :])["end"]["sum"]["bits_per_second"]
+    on_wire_bps = sent_bps * (1400 + 8 + 20 + 14) / 1400  # UDP + IP + Ethernet headers counted by ifOutOctets
+    polls = [
+        r
+        for r in map(json.loads, filter(None, out.splitlines()))
+        if r.get("node") == "bureau-finance" and r["ok"]
+    ]
+    steady = [r for r in polls if t_start + 2 <= r["t"] <= t_end - 1]
+    assert len(steady) >= 5, f"too few polls in the steady window: {len(steady)}"
+    rates = [
+        (b["ifaces"][uplink.a_if]["out_octets"] - a["ifaces"][uplink.a_if]["out_octets"])
+        * 8
+        / (b["t"] - a["t"])
+        for a, b in itertools.pairwise(steady)
+    ]
+    mean = sum(rates) / len(rates)
+    err = abs(mean - on_wire_bps) / on_wire_bps
+    print(f"SNMP {mean / 1e6:.3f} Mbit/s vs iperf3 on the wire {on_wire_bps / 1e6:.3f} Mbit/s: error {err:.2%}")
+    assert err < 0.02, (mean, on_wire_bps, rates)

@@ -31,6 +31,9 @@ def test_v3_config_uses_generated_secrets_never_fixed_ones(monkeypatch: pytest.M
     assert f'createUser govnet SHA "{a.auth_key}" AES "{a.priv_key}"' in conf
     assert "rouser govnet priv" in conf and "rocommunity" not in conf
     assert "sysName core1" in conf
+    # the only write access: the agent's own cache table, from inside the device
+    assert f"rwcommunity {a.local_rw} 127.0.0.1 .1.3.6.1.4.1.8072.1.5.3" in conf
+    assert conf.count("rwcommunity") == 1 and a.local_rw != b.local_rw
 
 
 def test_settings_override_and_v2c(monkeypatch: pytest.MonkeyPatch) -> None:
