@@ -216,5 +216,5 @@ def test_snmp_rates_match_iperf3_ground_truth(small: Emulation, tmp_path: Path) 
     ]
     mean = sum(rates) / len(rates)
     err = abs(mean - on_wire_bps) / on_wire_bps
-    print(f"SNMP {mean / 1e6:.3f} Mbit/s vs iperf3 on the wire {on_wire_bps / 1e6:.3f} Mbit/s: error {err:.2%}")
+    print(f"SNMP {mean / 1e6:.3f} Mbit/s vs iperf3 on the wire {on_wire_bps / 1e6:.3f} Mbit/s: {err:.2%}")
     assert err < 0.02, (mean, on_wire_bps, rates)
