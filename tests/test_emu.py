@@ -155,6 +155,9 @@ def test_monitoring_fills_the_store_with_link_device_and_poller_series(
         assert int(float(links[0]["value"][1])) == len(SMALL.links), "a series for every model link"
         devices = store.query("count(last_over_time(device_uptime_s[1m]))")
         assert int(float(devices[0]["value"][1])) == len(agent_nodes(SMALL)) - 1  # dmz-portal: policy denies
+        hosts = store.query("count(last_over_time(host_processes[1m]))")
+        agents = [n for n in SMALL.nodes if n.is_host and (n.kind == "server" or n.zone == "management")]
+        assert int(float(hosts[0]["value"][1])) == len(agents), "a psutil agent per server and NOC host"
         health = store.query('last_over_time(poller_completeness{poller="snmp"}[1m])')
         assert 0.8 <= float(health[0]["value"][1]) < 1.0
         ring = store.query('last_over_time(iface_tx_bps{link="core1--core2",source="kernel"}[1m])')
