@@ -140,6 +140,7 @@ DEVICE = Measurement(
         Field("uptime_s", SECONDS, "agent uptime (sysUpTime); a drop means a restart"),
         Field("cpu_pct", PERCENT, "CPU busy", max=100.0),
         Field("mem_pct", PERCENT, "memory in use", max=100.0),
+        Field("routes", COUNT, "IPv4 routes in the kernel table (device CLI)", type=int),
     ),
 )
 
@@ -165,6 +166,9 @@ FW = Measurement(
         Field("sessions", COUNT, "conntrack entries", type=int),
         Field("accepted", COUNT, "packets accepted", "counter", int),
         Field("dropped", COUNT, "packets dropped by policy", "counter", int),
+        Field(
+            "ruleset_drift", BOOL, "ruleset differs from the other members' (device CLI)", type=bool, min=None
+        ),
     ),
 )
 

@@ -22,9 +22,10 @@ from typing import Any
 from govnet.errors import GovnetError
 from govnet.metrics import Point
 from govnet.tsdb_writer import Writer
+from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
 from monitors.linkstats import LinkSampler, link_ends
 from monitors.rates import RateTracker, Sample
-from monitors.snmp import SnmpCredentials, poll_targets, start_agents
+from monitors.snmp import SnmpCredentials, agent_address, poll_targets, start_agents
 
 Log = Callable[[str], None]
 
@@ -67,6 +68,9 @@ class LabMonitor:
         self._agents: dict[str, Any] = {}
         self._poller: Any = None
         self._host_agents: dict[str, Any] = {}
+        self._sshd: dict[str, Any] = {}
+        self._cli: Any = None
+        self.drift: dict[str, bool] = {}
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -76,18 +80,26 @@ class LabMonitor:
         self._spawn(self._kernel_loop, sampler)
         self._start_snmp()
         self._start_host_agents()
+        self._start_cli()
 
     def stop(self) -> None:
         self._stop.set()
         if self._poller is not None:
             self._poller.terminate()
-        for p in self._host_agents.values():
-            p.terminate()
+        for p in [*self._host_agents.values(), *self._sshd.values(), self._cli]:
+            if p is not None:
+                p.terminate()
         for p in self._agents.values():
             p.terminate()
         for t in self._threads:
             t.join(timeout=5)
-        for p in [self._poller, *self._agents.values(), *self._host_agents.values()]:
+        for p in [
+            self._poller,
+            self._cli,
+            *self._agents.values(),
+            *self._host_agents.values(),
+            *self._sshd.values(),
+        ]:
             if p is not None:
                 try:
                     p.wait(timeout=3)
@@ -213,6 +225,82 @@ class LabMonitor:
             if rec.get("connections", -1) >= 0:
                 fields["connections"] = int(rec["connections"])
             self._emit([Point("host", {"node": rec["node"]}, fields, int(rec["t"] * 1e9))])
+            if self._stop.is_set():
+                break
+
+    # device CLI --------------------------------------------------------------------------------
+    def _start_cli(self) -> None:
+        """sshd in routers and firewalls; netmiko from the NOC reads routes, sessions, ruleset hashes."""
+        if not self.noc:
+            return
+        key = make_client_key(self.workdir)
+        self._sshd = start_sshd(self.emu, self.workdir, key)
+        targets = [[n.name, agent_address(self.net, n)] for n in cli_nodes(self.net)]
+        tfile = self.workdir / "ssh" / "targets.json"
+        tfile.write_text(json.dumps(targets))
+        cmd = [
+            sys.executable,
+            "-m",
+            "monitors.devcli",
+            "--targets",
+            str(tfile),
+            "--key",
+            str(key),
+            "--interval",
+            str(max(5.0, self.interval_s)),
+        ]
+        self._cli = self.emu.node(self.noc).popen(cmd, stdout=-1, stderr=-1, text=True)
+        self._spawn(self._cli_reader)
+        self.log(
+            f"device CLI: sshd on {len(targets)} routers and firewalls, read with netmiko from {self.noc}"
+        )
+
+    def _cli_reader(self) -> None:
+        assert self._cli is not None and self._cli.stdout is not None
+        groups = firewall_groups(self.net)
+        cycle: list[dict[str, Any]] = []
+        kinds = {n.name: n.kind for n in self.net.nodes}
+        for line in self._cli.stdout:
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("poller") != "cli":
+                cycle.append(rec)
+                continue
+            t_ns = int(rec["t"] * 1e9)
+            n = int(rec["targets"])
+            self.drift = drift(cycle, groups)
+            pts = [
+                Point(
+                    "poller",
+                    {"poller": "cli"},
+                    {
+                        "cycle_s": float(rec["cycle_s"]),
+                        "targets": n,
+                        "answered": int(rec["answered"]),
+                        "timeouts": int(rec["timeouts"]),
+                        "completeness": rec["answered"] / n if n else 1.0,
+                        "data_age_s": float(rec["cycle_s"]),
+                    },
+                    t_ns,
+                )
+            ]
+            for r in cycle:
+                if not r.get("ok"):
+                    continue
+                pts.append(Point("device", {"node": r["node"]}, {"routes": int(r["routes"])}, t_ns))
+                if kinds.get(r["node"]) == "firewall":
+                    f: dict[str, int | float | bool] = {"sessions": max(0, int(r["conntrack"]))}
+                    if r["node"] in self.drift:
+                        f["ruleset_drift"] = self.drift[r["node"]]
+                    pts.append(Point("fw", {"node": r["node"]}, f, t_ns))
+            if any(self.drift.values()):
+                self.log(
+                    f"ruleset drift between firewall members: {sorted(k for k, v in self.drift.items() if v)}"
+                )
+            self._emit(pts)
+            cycle = []
             if self._stop.is_set():
                 break
 

@@ -17,6 +17,7 @@ APT_PACKAGES=(
   psmisc procps util-linux  # killall/pgrep/unshare used by clean-up and capability checks
   python3-venv python3-yaml
   snmpd snmp       # SNMP agents inside emulated devices (own config per device); snmpset tunes them
+  openssh-server openssh-client  # device CLI: sshd per router/firewall namespace, ssh-keygen
   victoria-metrics # metrics store (govnet tsdb up; Prometheus/PromQL API, influx line protocol)
 )
 

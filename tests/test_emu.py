@@ -19,6 +19,7 @@ import pytest
 from govnet.tsdb import Store, free_port
 from govnet.tsdb_writer import Writer
 from monitors.collector import LabMonitor
+from monitors.devcli import cli_nodes
 from monitors.snmp import SnmpCredentials, agent_address, agent_nodes, start_agents
 from topology import load_model
 from topology.emulator import Emulation, run_checks
@@ -158,6 +159,11 @@ def test_monitoring_fills_the_store_with_link_device_and_poller_series(
         hosts = store.query("count(last_over_time(host_processes[1m]))")
         agents = [n for n in SMALL.nodes if n.is_host and (n.kind == "server" or n.zone == "management")]
         assert int(float(hosts[0]["value"][1])) == len(agents), "a psutil agent per server and NOC host"
+        routes = store.query("count(last_over_time(device_routes[1m]))")
+        assert int(float(routes[0]["value"][1])) == len(cli_nodes(SMALL)), "netmiko read every router"
+        sessions = store.query("last_over_time(fw_sessions[1m])")
+        assert {r["metric"]["node"] for r in sessions} == {"fw-a", "fw-inner"}
+        assert all(int(float(r["value"][1])) > 0 for r in sessions), "the NOC's own polls are sessions"
         health = store.query('last_over_time(poller_completeness{poller="snmp"}[1m])')
         assert 0.8 <= float(health[0]["value"][1]) < 1.0
         ring = store.query('last_over_time(iface_tx_bps{link="core1--core2",source="kernel"}[1m])')

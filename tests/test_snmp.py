@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from monitors.poller import COLUMNS, SCALARS, SYS_UPTIME, parse_bulk
@@ -63,3 +65,28 @@ def test_parse_bulk_groups_columns_by_interface_index() -> None:
     assert rec["uptime_cs"] == 12345 and rec["cpu_idle_pct"] == 97 and rec["mem_avail_kb"] == 400
     assert rec["ifaces"]["gn0e0"] == {"in_octets": 2**64 - 5, "out_octets": 42, "oper_status": 1}
     assert rec["ifaces"]["lo"] == {}
+
+
+def test_device_cli_output_parsing_and_ruleset_drift() -> None:
+    from monitors.devcli import MARK, drift, firewall_groups, parse_output, render_sshd_config
+
+    sha = "ab" * 32
+    out = f"Last login: ...\n{MARK}routes 17 conntrack 4 ruleset {sha}\n[root@x ~]# "
+    assert parse_output(out) == {"routes": 17, "conntrack": 4, "ruleset_sha": sha}
+    empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"  # sha256 of no ruleset
+    assert parse_output(f"{MARK}routes 3 conntrack -1 ruleset {empty}")["ruleset_sha"] is None
+    with pytest.raises(ValueError):
+        parse_output("bash: nft: command not found")
+    groups = firewall_groups(load_model("weihai"))
+    assert groups == {"exit": ["fw-a", "fw-b"]}, "fw-inner stands alone; the pair must match"
+    same = [
+        {"node": "fw-a", "ok": True, "ruleset_sha": sha},
+        {"node": "fw-b", "ok": True, "ruleset_sha": sha},
+    ]
+    assert drift(same, groups) == {"fw-a": False, "fw-b": False}
+    other = [same[0], {"node": "fw-b", "ok": True, "ruleset_sha": "cd" * 32}]
+    assert drift(other, groups) == {"fw-a": True, "fw-b": True}
+    assert drift([same[0], {"node": "fw-b", "ok": False}], groups) == {"fw-a": False}
+    conf = render_sshd_config(Path("/run/x"))
+    assert "PasswordAuthentication no" in conf and "UsePAM no" in conf
+    assert "AuthorizedKeysFile /run/x/authorized_keys" in conf and "/etc/ssh" not in conf
