@@ -22,6 +22,7 @@ from typing import Any
 from govnet.errors import GovnetError
 from govnet.metrics import Point
 from govnet.tsdb_writer import Writer
+from monitors.cycles import poller_point
 from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
 from monitors.linkstats import LinkSampler, link_ends
 from monitors.rates import RateTracker, Sample
@@ -269,23 +270,8 @@ class LabMonitor:
                 cycle.append(rec)
                 continue
             t_ns = int(rec["t"] * 1e9)
-            n = int(rec["targets"])
             self.drift = drift(cycle, groups)
-            pts = [
-                Point(
-                    "poller",
-                    {"poller": "cli"},
-                    {
-                        "cycle_s": float(rec["cycle_s"]),
-                        "targets": n,
-                        "answered": int(rec["answered"]),
-                        "timeouts": int(rec["timeouts"]),
-                        "completeness": rec["answered"] / n if n else 1.0,
-                        "data_age_s": float(rec["cycle_s"]),
-                    },
-                    t_ns,
-                )
-            ]
+            pts = [poller_point(rec, float(rec["cycle_s"]))]
             for r in cycle:
                 if not r.get("ok"):
                     continue
@@ -345,24 +331,7 @@ class LabMonitor:
             except ValueError:
                 continue
             if rec.get("poller") == "snmp":
-                n = int(rec["targets"])
-                self._emit(
-                    [
-                        Point(
-                            "poller",
-                            {"poller": "snmp"},
-                            {
-                                "cycle_s": float(rec["cycle_s"]),
-                                "targets": n,
-                                "answered": int(rec["answered"]),
-                                "timeouts": int(rec["timeouts"]),
-                                "completeness": rec["answered"] / n if n else 1.0,
-                                "data_age_s": max(0.0, time.time() - oldest),
-                            },
-                            int(rec["t"] * 1e9),
-                        )
-                    ]
-                )
+                self._emit([poller_point(rec, time.time() - oldest)])
                 oldest = time.time()
             elif rec.get("ok"):
                 oldest = min(oldest, float(rec["t"]))

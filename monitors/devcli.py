@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from monitors.cycles import print_cycle
 from topology.model import Network, Node
 
 CLI_KINDS = frozenset({"core", "firewall", "router"})
@@ -199,23 +200,7 @@ def main(argv: list[str] | None = None) -> int:
             for cycle in range(args.cycles):
                 t0 = time.monotonic()
                 results = list(pool.map(lambda s: s.poll(), sessions))
-                for r in results:
-                    print(json.dumps(r), flush=True)
-                answered = sum(r["ok"] for r in results)
-                print(
-                    json.dumps(
-                        {
-                            "poller": "cli",
-                            "cycle": cycle,
-                            "t": time.time(),
-                            "cycle_s": time.monotonic() - t0,
-                            "targets": len(results),
-                            "answered": answered,
-                            "timeouts": len(results) - answered,
-                        }
-                    ),
-                    flush=True,
-                )
+                print_cycle("cli", cycle, t0, results)
                 time.sleep(max(0.0, start + (cycle + 1) * args.interval - time.monotonic()))
     except (KeyboardInterrupt, BrokenPipeError):
         pass

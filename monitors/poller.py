@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from monitors.cycles import print_cycle
+
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
 SCALARS = {
     SYS_UPTIME: "uptime_cs",
@@ -134,23 +136,7 @@ async def run(
     for cycle in range(cycles):
         t0 = time.monotonic()
         results = await asyncio.gather(*(one(n, ip, r) for n, ip, r in targets))
-        for r in results:
-            print(json.dumps(r), flush=True)
-        answered = sum(r["ok"] for r in results)
-        print(
-            json.dumps(
-                {
-                    "poller": "snmp",
-                    "cycle": cycle,
-                    "t": time.time(),
-                    "cycle_s": time.monotonic() - t0,
-                    "targets": len(targets),
-                    "answered": answered,
-                    "timeouts": len(targets) - answered,
-                }
-            ),
-            flush=True,
-        )
+        print_cycle("snmp", cycle, t0, results)
         next_at = start + (cycle + 1) * interval
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
 
