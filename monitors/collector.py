@@ -63,6 +63,7 @@ class LabMonitor:
         self.rates = RateTracker()
         self.points = 0
         self.rejected = 0
+        self.samples = 0  # fields written: VictoriaMetrics stores each field of a point as one sample
         self.counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -125,6 +126,7 @@ class LabMonitor:
         self.points += len(points)
         for p in points:
             self.counts[p.measurement] = self.counts.get(p.measurement, 0) + 1
+            self.samples += len(p.fields)
 
     # kernel link counters ----------------------------------------------------------------------
     def _kernel_loop(self, sampler: LinkSampler) -> None:
