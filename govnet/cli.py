@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
 from typing import Any
 
 from govnet import __version__
-from govnet.errors import GovnetError, ModelError
+from govnet.errors import GovnetError, ModelError, NotRootError
 
 EPILOG_TOPO = """examples:
   govnet topo check                          # validate the reference model
@@ -90,6 +91,8 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
     from topology.emulator import Emulation, detect, run_checks
 
     net = load_model(args.model)
+    if os.geteuid() != 0:
+        raise NotRootError("the emulator needs root (network namespaces): run 'sudo govnet topo up ...'")
     run = create_run_dir(f"topo-{net.name}")
     _say(f"run directory: {run}")
     _say(detect().summary())
@@ -234,6 +237,18 @@ def cmd_tsdb_status(args: argparse.Namespace) -> int:
 
 
 # parser ----------------------------------------------------------------------------------------
+# whatif -----------------------------------------------------------------------------------------
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from capacity import load_demands, run_whatif
+    from topology import load_model
+
+    net = load_model(args.model)
+    demands = load_demands(args.demands, net) if args.demands else None
+    w = run_whatif(net, demands, args.grow, args.fail, args.n_1, args.add_bureaus)
+    _say(json.dumps(w.to_dict(), indent=1) if args.json else w.table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="govnet",
@@ -352,6 +367,34 @@ def build_parser() -> argparse.ArgumentParser:
         parser.set_defaults(func=None, _parser=parser)
     for parser in (c, s, u, k, r, ls):
         parser.set_defaults(_parser=parser)
+    wi = sub.add_parser(
+        "whatif",
+        help="capacity what-ifs on the flow-level simulator: growth, failures, N-1 (no root, seconds)",
+        epilog="examples:\n  govnet whatif --grow approval=2 --fail core2--core3\n"
+        "  govnet whatif --n-1 --json | jq '.links | max_by(.worst_utilisation)'\n"
+        "  govnet whatif small --fail fw-inner--core1#1 --grow file=20",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    wi.add_argument("model", nargs="?", help=model_help)
+    wi.add_argument(
+        "--grow", action="append", default=[], metavar="CLASS_OR_SITE=FACTOR", help="scale demands"
+    )
+    wi.add_argument(
+        "--fail",
+        action="append",
+        default=[],
+        metavar="LINK|NODE|MEMBER",
+        help="take a link, member or node down",
+    )
+    wi.add_argument(
+        "--n-1", action="store_true", help="worst utilisation of each link over every single failure"
+    )
+    wi.add_argument("--add-bureaus", type=int, default=0, metavar="N", help="add N bureaus (bureau-bNN)")
+    wi.add_argument(
+        "--demands", metavar="FILE", help="JSON list of {src, dst, class, mbps} (default: built-in)"
+    )
+    wi.add_argument("--json", action="store_true", help="links, saturated links, classes, unroutable as JSON")
+    wi.set_defaults(func=cmd_whatif, _parser=wi)
     return p
 
 

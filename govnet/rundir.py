@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from govnet.errors import GovnetError
 from govnet.paths import runs_dir
 
 
@@ -20,7 +21,12 @@ def create_run_dir(name: str, base: Path | None = None) -> Path:
     while path.exists():
         n += 1
         path = root / f"{stamp}-{name}-{n}"
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise GovnetError(
+            f"cannot create the run directory {path}: {exc.strerror}; set GOVNET_RUNS to a writable folder"
+        ) from None
     from govnet import __version__
 
     meta = {

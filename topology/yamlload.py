@@ -69,7 +69,15 @@ def load_yaml_file(path: Path) -> Any:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ModelError(
-            [Problem(source, "", "file not found", has_value=False, fix="check the path")]
+            [
+                Problem(
+                    source,
+                    "",
+                    "file not found",
+                    has_value=False,
+                    fix="check the path (bundled models: small, weihai)",
+                )
+            ]
         ) from None
     except IsADirectoryError:
         raise ModelError(
