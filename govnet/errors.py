@@ -77,3 +77,9 @@ class MetricError(GovnetError):
     """A metric point does not match the registry (unknown measurement, field or tag; bad value)."""
 
     exit_code = 1
+
+
+class WhatIfError(GovnetError):
+    """A capacity what-if names an unknown class, site, link or node, or gives a bad value."""
+
+    exit_code = 2

@@ -72,7 +72,8 @@ def test_netem_fields_are_refused_not_dropped() -> None:
     assert govnet_interfaces() == []
 
 
-def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
+def _up_then_signal(tmp_path: Path, sig: int) -> None:
+    """Run `govnet topo up small` until the network is up, then send it a signal and wait for it."""
     env = dict(os.environ, GOVNET_RUNS=str(tmp_path))
     proc = subprocess.Popen(
         [GOVNET, "topo", "up", "small"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
@@ -80,26 +81,20 @@ def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
     try:
         _wait_for(proc, r"is up", 120)
         assert govnet_interfaces(), "the network should be up now"
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
+    _up_then_signal(tmp_path, signal.SIGTERM)
     assert _leftovers(_names("small")) == ([], {})
 
 
 def test_clean_recovers_after_a_crash(tmp_path: Path) -> None:
-    env = dict(os.environ, GOVNET_RUNS=str(tmp_path))
-    proc = subprocess.Popen(
-        [GOVNET, "topo", "up", "small"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    try:
-        _wait_for(proc, r"is up", 120)
-        proc.kill()  # SIGKILL: no teardown runs
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    _up_then_signal(tmp_path, signal.SIGKILL)  # no teardown runs
     ifaces, _shells = _leftovers(_names("small"))
     assert ifaces, "a killed run leaves its network behind (that is what clean is for)"
     assert subprocess.run(["pgrep", "-f", "govnet-frr-"], capture_output=True).returncode == 0, "FRR orphans"

@@ -1,0 +1,155 @@
+"""Capacity what-ifs: our solve and N-1 against a straightforward networkx baseline, and a scale curve.
+
+Run: .venv/bin/python bench/whatif.py [--quick]
+
+The baseline is what one would write first: a networkx DiGraph with the same OSPF costs, one
+shortest path per demand (networkx, recomputed for every failure, no ECMP), and progressive filling
+in plain Python. Its N-1 is timed on a sample of failures and scaled to all of them (said so in
+the output). The scale curve grows the reference model by its parameters up to ~10,000 nodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import itertools
+import time
+import tracemalloc
+from typing import Any
+
+import networkx as nx
+import yaml
+
+from capacity import Simulator, builtin_demands
+from capacity.demands import Demand
+from capacity.routing import Router
+from capacity.whatif import n_minus_1, n_minus_1_failures
+from topology import load_model, load_model_text
+from topology.model import Network
+
+
+def baseline_graph(net: Network, failed_links: frozenset[int], failed_nodes: frozenset[str]) -> Any:
+    g = nx.DiGraph()
+    costs = {(u, v): c for u, v, _r, c in Router(net).edges}
+    for i, lk in enumerate(net.links):
+        if i in failed_links or lk.a in failed_nodes or lk.b in failed_nodes:
+            continue
+        for u, v in ((lk.a, lk.b), (lk.b, lk.a)):
+            w = costs.get((u, v), 10)
+            if not g.has_edge(u, v) or g[u][v]["weight"] > w:
+                g.add_edge(u, v, weight=w, link=lk.name, cap=lk.bw_mbps)
+    return g
+
+
+def baseline_solve(
+    net: Network, demands: list[Demand], failed: tuple[frozenset[int], frozenset[str]]
+) -> dict[str, float]:
+    g = baseline_graph(net, *failed)
+    paths: list[list[tuple[str, str]]] = []
+    for d in demands:
+        try:
+            p = nx.shortest_path(g, d.src, d.dst, weight="weight")
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            paths.append([])
+            continue
+        paths.append(list(itertools.pairwise(p)))
+    cap = {(u, v): float(data["cap"]) for u, v, data in g.edges(data=True)}
+    rate = [0.0] * len(demands)
+    want = [d.mbps for d in demands]  # calls are treated as elastic here: the baseline has no Erlang
+    active = {i for i, p in enumerate(paths) if p and want[i] > 0}
+    used = dict.fromkeys(cap, 0.0)
+    while active:
+        count: dict[tuple[str, str], int] = {}
+        for i in active:
+            for e in paths[i]:
+                count[e] = count.get(e, 0) + 1
+        step = min(
+            min((cap[e] - used[e]) / n for e, n in count.items()), min(want[i] - rate[i] for i in active)
+        )
+        for i in active:
+            rate[i] += step
+            for e in paths[i]:
+                used[e] += step
+        full = {e for e in count if cap[e] - used[e] <= 1e-9}
+        active = {i for i in active if want[i] - rate[i] > 1e-9 and not any(e in full for e in paths[i])}
+    load: dict[str, float] = {}
+    for (u, v), x in used.items():
+        name = g[u][v]["link"]
+        load[name] = max(load.get(name, 0.0), x)
+    return load
+
+
+def scaled(bureaus: int, desktops: int, ring: int) -> Network:
+    data = dict(load_model("weihai").source)
+    data["parameters"] = {
+        **data["parameters"],
+        "bureaus": bureaus,
+        "desktops_per_bureau": desktops,
+        "ring_size": ring,
+    }
+    return load_model_text(yaml.safe_dump(data, sort_keys=False), f"weihai-{bureaus}x{desktops}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="smaller scale curve")
+    ap.add_argument("--sample", type=int, default=15, help="failures the baseline N-1 is timed on")
+    args = ap.parse_args()
+
+    net = load_model("weihai")
+    demands = builtin_demands(net)
+    print(f"instance: weihai, {len(net.nodes)} nodes, {len(net.links)} links, {len(demands)} demands")
+    t0 = time.perf_counter()
+    sim = Simulator(net, demands)
+    ours = sim.result(None)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    base = baseline_solve(net, demands, (frozenset(), frozenset()))
+    t_base = time.perf_counter() - t0
+    worst = max(abs(base.get(lk.name, 0.0) - lk.load_mbps) for lk in ours.links)
+    print(
+        f"solve      govnet {t_ours:8.3f} s   networkx baseline {t_base:8.3f} s"
+        f"   ratio {t_base / t_ours:6.1f}x"
+    )
+    print(f"           largest per-link load difference (baseline has no ECMP, no calls): {worst:.2f} Mbit/s")
+
+    t0 = time.perf_counter()
+    nm1 = n_minus_1(Simulator(net, demands))
+    t_n1 = time.perf_counter() - t0
+    failures = n_minus_1_failures(net)
+    sample = failures[:: max(1, len(failures) // args.sample)][: args.sample]
+    t0 = time.perf_counter()
+    for f in sample:
+        baseline_solve(net, demands, (f.links, f.nodes))
+    t_bs = (time.perf_counter() - t0) / len(sample) * len(failures)
+    print(
+        f"N-1 ({nm1.scenarios} failures) govnet {t_n1:6.3f} s   networkx baseline {t_bs:8.1f} s "
+        f"(timed on {len(sample)} failures, scaled)   ratio {t_bs / t_n1:6.0f}x"
+    )
+
+    print("\nscale curve (built-in demands; solve = route + calls + max-min; N-1 only up to ~2,000 nodes)")
+    print(f"  {'nodes':>6} {'links':>6} {'demands':>7} {'solve s':>8} {'peak MiB':>9} {'N-1 s':>8}")
+    points = [(60, 2, 4), (120, 8, 8), (250, 8, 16), (250, 18, 32), (250, 36, 64)]
+    if args.quick:
+        points = points[:3]
+    for bureaus, desktops, ring in points:
+        m = scaled(bureaus, desktops, ring)
+        dem = builtin_demands(m)
+        gc.collect()
+        t0 = time.perf_counter()
+        Simulator(m, dem).result(None)
+        t_solve = time.perf_counter() - t0
+        tracemalloc.start()
+        Simulator(m, dem).result(None)
+        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        n1 = ""
+        if len(m.nodes) <= 2500:
+            t0 = time.perf_counter()
+            n_minus_1(Simulator(m, dem))
+            n1 = f"{time.perf_counter() - t0:8.2f}"
+        print(f"  {len(m.nodes):>6} {len(m.links):>6} {len(dem):>7} {t_solve:>8.3f} {peak:>9.1f} {n1:>8}")
+
+
+if __name__ == "__main__":
+    main()
