@@ -9,6 +9,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -31,8 +33,12 @@ pytestmark = [
     pytest.mark.emu,
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root (network namespaces); CI runs as root"),
 ]
-GOVNET = str(Path(sys.executable).with_name("govnet"))
 SMALL = load_model("small")
+# a TCP listener that accepts and closes, for reachability of one port
+LISTEN = (
+    "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+    "s.bind((sys.argv[1], int(sys.argv[2]))); s.listen(8)\nwhile True: s.accept()[0].close()"
+)
 
 
 def _leftovers(net_names: set[str]) -> tuple[list[str], dict[str, int]]:
@@ -259,3 +265,32 @@ def test_store_outage_mid_run_loses_no_sample(
         assert int(float(got[0]["value"][1])) == monitor.samples, "every sample written is in the store"
     finally:
         store.down()
+
+
+def test_forbidden_service_is_blocked_counted_and_logged(small: Emulation, tmp_path: Path) -> None:
+    """telnet (forbidden in the model) to a server the office may reach: dropped, counted, NFLOG-logged."""
+    srv = SMALL.node("srv-oa").addr.split("/")[0]
+    pc = small.node("bureau-finance-pc1")
+    fw = small.node("fw-inner")
+    listeners = [
+        small.node("srv-oa").popen([sys.executable, "-c", LISTEN, srv, str(port)]) for port in (23, 8080)
+    ]
+    cap = fw.popen(
+        ["tcpdump", "-i", "nflog:5", "-n", "-l", "-c", "20", "-w", str(tmp_path / "fw.pcap")], stderr=-1
+    )
+    try:
+        time.sleep(1.5)
+        ok = pc.cmd(f"timeout 3 bash -c 'echo > /dev/tcp/{srv}/8080' && echo OPEN")
+        blocked = pc.cmd(f"timeout 3 bash -c 'echo > /dev/tcp/{srv}/23' && echo OPEN")
+        time.sleep(1)
+    finally:
+        for p in [*listeners, cap]:
+            p.terminate()
+            p.wait(timeout=5)
+    assert "OPEN" in ok, "office -> servers on tcp/8080 is allowed"
+    assert "OPEN" not in blocked, "tcp/23 is a forbidden service"
+    counters = fw.cmd("nft list chain inet govnet forward")
+    line = next((x for x in counters.splitlines() if "govnet forbidden" in x), counters)
+    assert int(re.search(r"packets (\d+)", line).group(1)) >= 1, line
+    seen = subprocess.run(["tcpdump", "-n", "-r", str(tmp_path / "fw.pcap")], capture_output=True, text=True)
+    assert f"{srv}.23" in seen.stdout, "the dropped telnet SYN reached the firewall log (NFLOG group 5)"

@@ -74,7 +74,17 @@ def test_firewall_policy_is_default_deny_with_model_pairs() -> None:
     nft = configs["fw-a"].nft
     assert "policy drop;" in nft
     assert "ct state established,related accept" in nft
-    assert 'ip saddr @zone_internet ip daddr @zone_dmz accept comment "internet -> dmz"' in nft
+    # citizens reach the DMZ only for the services the model lists
+    assert (
+        "ip saddr @zone_internet ip daddr @zone_dmz meta l4proto tcp th dport { 80, 443 } accept "
+        'comment "internet -> dmz"' in nft
+    )
+    assert 'ip saddr @zone_internet ip daddr @zone_dmz accept comment "internet -> dmz"' not in nft
+    # forbidden services go first (they win over every allow), are counted and logged
+    forbidden = nft.index("th dport { 23, 135, 139, 445 } counter log")
+    assert forbidden < nft.index("ip saddr @zone_office ip daddr @zone_office accept")
+    assert "meta l4proto udp th dport { 69 } counter log" in nft
+    assert 'limit rate 10/second log prefix "govnet drop: " group 5' in nft
     assert "ip saddr @zone_internet ip daddr @zone_office" not in nft
     assert configs["fw-a"].nft == configs["fw-b"].nft, "pair members must carry identical rulesets"
     assert not configs["core1"].nft

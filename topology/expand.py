@@ -133,6 +133,8 @@ def expand(spec: dict[str, Any], source: str) -> Network:
         lans=tuple(b.lans),
         zones=zones,
         policy=policy,
+        services={(r["from"], r["to"]): tuple(r["services"]) for r in spec["policy"] if r["services"]},
+        forbidden=tuple(spec["forbidden_services"]),
         source=spec,
     )
 

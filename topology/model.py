@@ -100,6 +100,10 @@ class Network:
     lans: tuple[Lan, ...]
     zones: dict[str, tuple[str, ...]]  # zone -> subnets
     policy: tuple[tuple[str, str], ...]  # allowed (from zone, to zone), stateful
+    services: dict[tuple[str, str], tuple[str, ...]] = field(
+        default_factory=dict
+    )  # pair -> allowed (empty: all)
+    forbidden: tuple[str, ...] = ()  # services blocked (and logged) at every firewall
     source: dict[str, Any] = field(default_factory=dict, compare=False)  # the normalised YAML
 
     def node(self, name: str) -> Node:

@@ -36,8 +36,16 @@ def shortest_path(net: Network, src: str, dst: str) -> list[str]:
     return path[::-1]
 
 
-def zone_allows(net: Network, src_zone: str, dst_zone: str) -> bool:
-    return src_zone == dst_zone or (src_zone, dst_zone) in net.policy
+def zone_allows(net: Network, src_zone: str, dst_zone: str, service: str = "icmp") -> bool:
+    """Does the policy let src_zone open `service` (tcp/443, udp/53, icmp) towards dst_zone?"""
+    if service in net.forbidden:
+        return False
+    if src_zone == dst_zone:
+        return True
+    if (src_zone, dst_zone) not in net.policy:
+        return False
+    allowed = net.services.get((src_zone, dst_zone), ())
+    return not allowed or service in allowed
 
 
 def expected_reach(net: Network, src: Node, dst: Node) -> tuple[bool, str]:

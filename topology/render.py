@@ -28,6 +28,8 @@ HOST_SYSCTLS = ("net.ipv6.conf.all.disable_ipv6=1",)
 
 OSPF_HELLO_S = 1
 OSPF_DEAD_S = 3
+NFLOG_GROUP = 5  # firewall log: `tcpdump -i nflog:5` inside a firewall namespace reads it
+LOG_RATE = "10/second"
 FW_MEMBER_PENALTY = 100  # OSPF cost added per firewall member index: member 0 carries traffic
 
 
@@ -181,15 +183,42 @@ def _nft(net: Network, node: Node) -> str:
         "    ct state established,related accept",
         "    ct state invalid drop",
     ]
+    # forbidden services: blocked whatever the zones, every attempt counted and logged (NFLOG)
+    for match in _service_matches(net.forbidden):
+        out.append(f'    {match} counter log prefix "govnet forbidden: " group {NFLOG_GROUP} drop')
+    # new connections, rate-limited (a limit that does not match skips the log, never the verdict)
+    out.append(f'    ct state new limit rate {LOG_RATE} log prefix "govnet new: " group {NFLOG_GROUP}')
     for z in zones:
         out.append(f"    ip saddr @zone_{_ident(z)} ip daddr @zone_{_ident(z)} accept")
     for a, b in net.policy:
         if a in zones and b in zones:
-            out.append(
-                f'    ip saddr @zone_{_ident(a)} ip daddr @zone_{_ident(b)} accept comment "{a} -> {b}"'
-            )
-    out += ['    counter comment "default deny"', "  }", "}", ""]
+            pair = f"ip saddr @zone_{_ident(a)} ip daddr @zone_{_ident(b)}"
+            for match in _service_matches(net.services.get((a, b), ())) or [""]:
+                rule = f"{pair} {match}".rstrip()
+                out.append(f'    {rule} accept comment "{a} -> {b}"')
+    out += [
+        f'    limit rate {LOG_RATE} log prefix "govnet drop: " group {NFLOG_GROUP}',
+        '    counter comment "default deny"',
+        "  }",
+        "}",
+        "",
+    ]
     return "\n".join(out)
+
+
+def _service_matches(services: tuple[str, ...]) -> list[str]:
+    """nft matches for services: one per protocol with its ports as a set; icmp on its own."""
+    ports: dict[str, list[str]] = {}
+    out = []
+    for svc in services:
+        if svc == "icmp":
+            out.append("meta l4proto icmp")
+        else:
+            proto, port = svc.split("/")
+            ports.setdefault(proto, []).append(port)
+    for proto, plist in ports.items():
+        out.append(f"meta l4proto {proto} th dport {{ {', '.join(plist)} }}")
+    return out
 
 
 def _ident(zone: str) -> str:

@@ -277,7 +277,29 @@ _VLAN = obj(
     }
 )
 
-_POLICY = obj({"from": (name_field, REQUIRED), "to": (name_field, REQUIRED)})
+SERVICE_RE = re.compile(r"^(tcp|udp)/(\d{1,5})$|^icmp$")
+SERVICE_FIX = "write tcp/PORT, udp/PORT (port 1-65535) or icmp, e.g. tcp/443"
+
+
+def service_field(v: Checker_, value: Any, path: str) -> Any:
+    """A service as PROTO/PORT (tcp/443, udp/53) or icmp."""
+    if not isinstance(value, str):
+        v.err(path, f"must be a service like tcp/443, not {_type_name(value)}", value, SERVICE_FIX)
+        return _MISSING
+    m = SERVICE_RE.match(value)
+    if not m or (m.group(2) is not None and not 1 <= int(m.group(2)) <= 65535):
+        v.err(path, "is not a valid service", value, SERVICE_FIX)
+        return _MISSING
+    return value
+
+
+_POLICY = obj(
+    {
+        "from": (name_field, REQUIRED),
+        "to": (name_field, REQUIRED),
+        "services": (list_of(service_field), list),  # empty: every service
+    }
+)
 
 _EXTRA_LINK = obj(
     {"a": (name_field, REQUIRED), "b": (name_field, REQUIRED), "bw_mbps": (bw_field, REQUIRED), **_LINK_OPTS}
@@ -336,6 +358,7 @@ MODEL = obj(
         "bureaus": (_BUREAUS, None),
         "exit": (_EXIT, None),
         "extra_links": (list_of(_EXTRA_LINK), list),
+        "forbidden_services": (list_of(service_field), list),  # blocked at every firewall, logged
     },
     doc=" (a network model)",
 )
