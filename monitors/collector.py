@@ -12,6 +12,7 @@ is a recorded timeout in the `poller` series; nothing here stops the lab.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import threading
 import time
@@ -24,7 +25,7 @@ from govnet.metrics import Point
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
 from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
-from monitors.linkstats import LinkSampler, link_ends
+from monitors.linkstats import LinkSampler, link_ends, processes_per_netns, socket_count
 from monitors.rates import RateTracker, Sample
 from monitors.snmp import SnmpCredentials, agent_address, poll_targets, start_agents
 
@@ -129,12 +130,39 @@ class LabMonitor:
             self.samples += len(p.fields)
 
     # kernel link counters ----------------------------------------------------------------------
+    def _host_points(self, pids: dict[str, int], now_ns: int) -> list[Point]:
+        """`host` points for hosts without a psutil agent (desktops), read from the root namespace:
+        their own sockets and processes; CPU and memory are the one machine's, as for every host."""
+        import psutil
+
+        cpu, mem = psutil.cpu_percent(interval=None), psutil.virtual_memory()
+        procs = processes_per_netns()
+        pts = []
+        for name, pid in pids.items():
+            try:
+                ino = os.stat(f"/proc/{pid}/ns/net").st_ino
+            except OSError:
+                continue
+            fields: dict[str, int | float | bool] = {
+                "cpu_pct": float(cpu),
+                "mem_pct": float(mem.percent),
+                "mem_used_bytes": int(mem.total - mem.available),
+                "connections": socket_count(pid),
+                "processes": procs.get(ino, 0),
+            }
+            pts.append(Point("host", {"node": name}, fields, now_ns))
+        return pts
+
     def _kernel_loop(self, sampler: LinkSampler) -> None:
+        agents = set(self._agent_hosts())
+        desktops = {
+            n.name: self.emu.node(n.name).pid for n in self.net.nodes if n.is_host and n.name not in agents
+        }
         while not self._stop.is_set():
             t0 = time.monotonic()
             now_ns = time.time_ns()
             found = sampler.sample()
-            pts = []
+            pts = self._host_points(desktops, now_ns)
             for (node, ifname), c in found.items():
                 end = self.ends[(node, ifname)]
                 fields: dict[str, int | float | bool] = {
@@ -192,11 +220,16 @@ class LabMonitor:
                 fields["utilisation"] = max(rx_rate, tx_rate) * 8 / (bw_mbps * 1e6)
 
     # host agents -------------------------------------------------------------------------------
-    def _start_host_agents(self) -> None:
-        """psutil agents on the servers and the NOC (desktops are many and would cost a process each)."""
-        hosts = [
+    def _agent_hosts(self) -> list[str]:
+        """Hosts that run a psutil agent: servers and the NOC. Desktops are many (a Python process each
+        would cost GBs here); the kernel loop reads their namespaces from outside instead."""
+        return [
             n.name for n in self.net.nodes if n.is_host and (n.kind == "server" or n.zone == "management")
         ]
+
+    def _start_host_agents(self) -> None:
+        """psutil agents inside the servers' and the NOC's namespaces."""
+        hosts = self._agent_hosts()
         for name in hosts:
             cmd = [
                 sys.executable,

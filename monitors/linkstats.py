@@ -96,3 +96,30 @@ class LinkSampler:
             if counters is not None:
                 out[(end.node, end.ifname)] = counters
         return out
+
+
+def socket_count(pid: int) -> int:
+    """Open TCP/UDP sockets of the namespace of `pid` (rows of /proc/<pid>/net/{tcp,udp}{,6})."""
+    n = 0
+    for name in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            with open(f"/proc/{pid}/net/{name}", "rb") as f:
+                n += max(0, sum(1 for _ in f) - 1)
+        except OSError:
+            continue
+    return n
+
+
+def processes_per_netns() -> dict[int, int]:
+    """Network-namespace inode -> number of processes in it (one /proc scan)."""
+    import os
+
+    out: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ino = os.stat(f"/proc/{entry}/ns/net").st_ino
+            except OSError:
+                continue
+            out[ino] = out.get(ino, 0) + 1
+    return out

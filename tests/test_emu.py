@@ -163,8 +163,10 @@ def test_monitoring_fills_the_store_with_link_device_and_poller_series(
         devices = store.query("count(last_over_time(device_uptime_s[1m]))")
         assert int(float(devices[0]["value"][1])) == len(agent_nodes(SMALL)) - 1  # dmz-portal: policy denies
         hosts = store.query("count(last_over_time(host_processes[1m]))")
-        agents = [n for n in SMALL.nodes if n.is_host and (n.kind == "server" or n.zone == "management")]
-        assert int(float(hosts[0]["value"][1])) == len(agents), "a psutil agent per server and NOC host"
+        every_host = [n for n in SMALL.nodes if n.is_host]
+        assert int(float(hosts[0]["value"][1])) == len(every_host), "host series for every host"
+        pc = store.query('last_over_time(host_processes{node="bureau-finance-pc1"}[1m])')
+        assert int(float(pc[0]["value"][1])) >= 1, "a desktop's namespace holds at least its shell"
         routes = store.query("count(last_over_time(device_routes[1m]))")
         assert int(float(routes[0]["value"][1])) == len(cli_nodes(SMALL)), "netmiko read every router"
         sessions = store.query("last_over_time(fw_sessions[1m])")
@@ -238,7 +240,7 @@ def test_snmp_rates_match_iperf3_ground_truth(small: Emulation, tmp_path: Path) 
 def test_store_outage_mid_run_loses_no_sample(
     small: Emulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The store goes away for 15 s while every collector keeps writing; on recovery all samples land."""
+    """The store goes away for 60 s while every collector keeps writing; on recovery all samples land."""
     monkeypatch.delenv("GOVNET_TSDB_URL", raising=False)
     port = free_port()
     store = Store(data_dir=tmp_path / "tsdb", port=port)
@@ -250,8 +252,8 @@ def test_store_outage_mid_run_loses_no_sample(
         try:
             time.sleep(3)
             store.down()  # clean stop (SIGTERM): VictoriaMetrics flushes what it acknowledged
-            time.sleep(15)
-            assert writer.stats().spilled > 0, "15 s of points overflow 300 in memory and spill to disk"
+            time.sleep(60)  # the outage the issue names
+            assert writer.stats().spilled > 0, "60 s of points overflow 300 in memory and spill to disk"
             store.up()
             time.sleep(3)
         finally:
