@@ -27,7 +27,7 @@ from monitors.cycles import poller_point
 from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
 from monitors.linkstats import LinkSampler, link_ends, processes_per_netns, socket_count
 from monitors.rates import RateTracker, Sample
-from monitors.snmp import SnmpCredentials, agent_address, poll_targets, start_agents
+from monitors.snmp import SnmpCredentials, agent_address, poll_targets, restart_agent, start_agents
 
 Log = Callable[[str], None]
 
@@ -72,6 +72,7 @@ class LabMonitor:
         self._poller: Any = None
         self._host_agents: dict[str, Any] = {}
         self._sshd: dict[str, Any] = {}
+        self._creds = SnmpCredentials()
         self._cli: Any = None
         self.drift: dict[str, bool] = {}
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
@@ -219,6 +220,10 @@ class LabMonitor:
             if bw_mbps:
                 fields["utilisation"] = max(rx_rate, tx_rate) * 8 / (bw_mbps * 1e6)
 
+    def restart_agent(self, name: str) -> None:
+        """Restart one device's SNMP agent (fault injection: its uptime and counters start again)."""
+        self._agents[name] = restart_agent(self.emu, self.workdir, name, self._agents[name], self._creds)
+
     # host agents -------------------------------------------------------------------------------
     def _agent_hosts(self) -> list[str]:
         """Hosts that run a psutil agent: servers and the NOC. Desktops are many (a Python process each
@@ -331,6 +336,7 @@ class LabMonitor:
             self.log("no host in a 'management' zone: SNMP agents are not polled")
             return
         creds = SnmpCredentials.from_settings()
+        self._creds = creds
         self._agents = start_agents(self.emu, self.workdir, creds)
         d = self.workdir / "snmp"
         targets = poll_targets(self.net)

@@ -100,38 +100,53 @@ def render_snmpd_conf(node: Node, creds: SnmpCredentials) -> str:
 def start_agents(emu: Any, workdir: Path, creds: SnmpCredentials) -> dict[str, Any]:
     """Start one snmpd per agent node inside its namespace; returns node name -> Popen."""
     procs: dict[str, Any] = {}
-    base = workdir / "snmp"
     for node in agent_nodes(emu.model):
-        d = base / node.name
+        d = workdir / "snmp" / node.name
         d.mkdir(parents=True, exist_ok=True)
         d.chmod(0o700)
         conf = d / "snmpd.conf"
         conf.write_text(render_snmpd_conf(node, creds))
         conf.chmod(0o600)
-        state = d / "state"  # persistent data (engineBoots, localized keys); not the config's own file
-        state.mkdir(exist_ok=True)
-        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(state), MIBS="")
-        cmd = [
-            "snmpd",
-            "-f",
-            "-Lf",
-            str(d / "snmpd.log"),
-            "-C",
-            "-c",
-            str(conf),
-            "-m",
-            "",
-            "-p",
-            str(d / "snmpd.pid"),
-        ]
-        procs[node.name] = emu.node(node.name).popen(cmd, env=env)
-    if creds.local_rw:
-        for name in procs:
-            d = base / name
-            # retry while the agent binds; the client keeps its state in the agent's own dir
-            emu.node(name).cmd(
-                f"for i in $(seq 30); do SNMP_PERSISTENT_DIR={d}/state snmpset -v2c -c {creds.local_rw} "
-                f"-m '' -t 0.2 -r 0 127.0.0.1 {IF_CACHE_TIMEOUT_OID} i 0 >/dev/null 2>&1 && break; "
-                "sleep 0.1; done"
-            )
+        (d / "state").mkdir(exist_ok=True)  # persistent data (engineBoots, keys); not the config's file
+        procs[node.name] = _launch(emu, node.name, d)
+    for name in procs:
+        _tune(emu, name, workdir / "snmp" / name, creds)
     return procs
+
+
+def restart_agent(emu: Any, workdir: Path, name: str, proc: Any, creds: SnmpCredentials) -> Any:
+    """Stop one device's snmpd and start it again (its uptime and counters' baseline restart)."""
+    proc.terminate()
+    proc.wait(timeout=5)
+    d = workdir / "snmp" / name
+    new = _launch(emu, name, d)
+    _tune(emu, name, d, creds)
+    return new
+
+
+def _launch(emu: Any, name: str, d: Path) -> Any:
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=str(d / "state"), MIBS="")
+    cmd = [
+        "snmpd",
+        "-f",
+        "-Lf",
+        str(d / "snmpd.log"),
+        "-C",
+        "-c",
+        str(d / "snmpd.conf"),
+        "-m",
+        "",
+        "-p",
+        str(d / "snmpd.pid"),
+    ]
+    return emu.node(name).popen(cmd, env=env)
+
+
+def _tune(emu: Any, name: str, d: Path, creds: SnmpCredentials) -> None:
+    """Turn off the IF-MIB cache through the localhost-only write community (retry while it binds)."""
+    if creds.local_rw:
+        emu.node(name).cmd(
+            f"for i in $(seq 30); do SNMP_PERSISTENT_DIR={d}/state snmpset -v2c -c {creds.local_rw} "
+            f"-m '' -t 0.2 -r 0 127.0.0.1 {IF_CACHE_TIMEOUT_OID} i 0 >/dev/null 2>&1 && break; "
+            "sleep 0.1; done"
+        )

@@ -296,3 +296,31 @@ def test_forbidden_service_is_blocked_counted_and_logged(small: Emulation, tmp_p
     assert int(re.search(r"packets (\d+)", line).group(1)) >= 1, line
     seen = subprocess.run(["tcpdump", "-n", "-r", str(tmp_path / "fw.pcap")], capture_output=True, text=True)
     assert f"{srv}.23" in seen.stdout, "the dropped telnet SYN reached the firewall log (NFLOG group 5)"
+
+
+def test_agent_restart_makes_no_spike(
+    small: Emulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """snmpd on core1 restarts mid-run: its uptime drops, and no rate jumps above the link speed."""
+    monkeypatch.delenv("GOVNET_TSDB_URL", raising=False)
+    with Store(data_dir=tmp_path / "tsdb", port=free_port()) as store:
+        writer = Writer(store.url, spill_dir=tmp_path / "spill")
+        monitor = LabMonitor(small, tmp_path, writer)
+        monitor.start()
+        try:
+            time.sleep(5)
+            monitor.restart_agent("core1")
+            time.sleep(5)
+        finally:
+            monitor.stop()
+            writer.close()
+        store.force_flush()
+        time.sleep(1.5)
+        uptimes = store.query_range('device_uptime_s{node="core1"}', time.time() - 20, time.time(), 1)
+        values = [float(v) for _, v in uptimes[0]["values"]]
+        assert any(b < a for a, b in itertools.pairwise(values)), (
+            f"the restart shows as an uptime drop: {values}"
+        )
+        peak = store.query('max_over_time(iface_tx_bps{node="core1",source="snmp"}[1m])')
+        ring_bps = 1000e6
+        assert peak and all(float(r["value"][1]) < ring_bps for r in peak), "no spike from the counter reset"
