@@ -6,6 +6,7 @@ the CLI; crash recovery kills a real `govnet topo up` and asks `govnet clean` to
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -13,13 +14,13 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from govnet.tsdb import Store, free_port
-from govnet.tsdb_writer import Writer
+from govnet.tsdb_writer import Writer, WriterStats
 from monitors.collector import LabMonitor
 from monitors.devcli import cli_nodes
 from monitors.snmp import SnmpCredentials, agent_address, agent_nodes, start_agents
@@ -140,24 +141,33 @@ def test_snmp_agents_answer_the_poller_from_the_noc(small: Emulation, tmp_path: 
     )  # OSPF hellos
 
 
+@contextlib.contextmanager
+def _monitored(
+    emu: Emulation, tmp_path: Path, during: Callable[[LabMonitor], object]
+) -> Iterator[tuple[Store, LabMonitor, WriterStats]]:
+    """Run the lab monitoring stack into a fresh store while `during` acts, then hand over the store."""
+    with Store(data_dir=tmp_path / "tsdb", port=free_port()) as store:
+        writer = Writer(store.url, spill_dir=tmp_path / "spill")
+        monitor = LabMonitor(emu, tmp_path, writer)
+        monitor.start()
+        try:
+            during(monitor)
+        finally:
+            monitor.stop()
+            stats = writer.close()
+        store.force_flush()
+        time.sleep(1.5)  # the store hides points younger than -search.latencyOffset
+        yield store, monitor, stats
+
+
 def test_monitoring_fills_the_store_with_link_device_and_poller_series(
     small: Emulation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The lab monitoring stack on a real network: every link, every SNMP device, the poller's health."""
     monkeypatch.delenv("GOVNET_TSDB_URL", raising=False)
-    with Store(data_dir=tmp_path / "tsdb", port=free_port()) as store:
-        writer = Writer(store.url, spill_dir=tmp_path / "spill")
-        monitor = LabMonitor(small, tmp_path, writer)
-        monitor.start()
-        try:
-            time.sleep(5)
-        finally:
-            monitor.stop()
-            stats = writer.close()
+    with _monitored(small, tmp_path, lambda _m: time.sleep(5)) as (store, monitor, stats):
         assert monitor.rejected == 0 and stats.rejected == 0, "every point matches the registry"
         assert stats.sent == monitor.points > 0 and stats.dropped == 0
-        store.force_flush()
-        time.sleep(1.5)
         links = store.query('count(count by (link) (last_over_time(iface_tx_bytes{source="kernel"}[1m])))')
         assert int(float(links[0]["value"][1])) == len(SMALL.links), "a series for every model link"
         devices = store.query("count(last_over_time(device_uptime_s[1m]))")
@@ -303,19 +313,13 @@ def test_agent_restart_makes_no_spike(
 ) -> None:
     """snmpd on core1 restarts mid-run: its uptime drops, and no rate jumps above the link speed."""
     monkeypatch.delenv("GOVNET_TSDB_URL", raising=False)
-    with Store(data_dir=tmp_path / "tsdb", port=free_port()) as store:
-        writer = Writer(store.url, spill_dir=tmp_path / "spill")
-        monitor = LabMonitor(small, tmp_path, writer)
-        monitor.start()
-        try:
-            time.sleep(5)
-            monitor.restart_agent("core1")
-            time.sleep(5)
-        finally:
-            monitor.stop()
-            writer.close()
-        store.force_flush()
-        time.sleep(1.5)
+
+    def restart_mid_run(monitor: LabMonitor) -> None:
+        time.sleep(5)
+        monitor.restart_agent("core1")
+        time.sleep(5)
+
+    with _monitored(small, tmp_path, restart_mid_run) as (store, _monitor, _stats):
         uptimes = store.query_range('device_uptime_s{node="core1"}', time.time() - 20, time.time(), 1)
         values = [float(v) for _, v in uptimes[0]["values"]]
         assert any(b < a for a, b in itertools.pairwise(values)), (
