@@ -19,6 +19,9 @@ APT_PACKAGES=(
   snmpd snmp       # SNMP agents inside emulated devices (own config per device); snmpset tunes them
   openssh-server openssh-client  # device CLI: sshd per router/firewall namespace, ssh-keygen
   victoria-metrics # metrics store (govnet tsdb up; Prometheus/PromQL API, influx line protocol)
+  keepalived conntrack conntrackd  # firewall pair: VRRP health, conntrack tools, state sync
+  nmap hping3 hydra  # lab attack kit (scans, floods, password guessing against lab sshd only)
+  fail2ban aide    # anchors for bench/audit.py and bench/hids.py (their system services stay off)
 )
 
 missing=()
