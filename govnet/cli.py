@@ -236,7 +236,6 @@ def cmd_tsdb_status(args: argparse.Namespace) -> int:
     return 0
 
 
-# parser ----------------------------------------------------------------------------------------
 # whatif -----------------------------------------------------------------------------------------
 def cmd_whatif(args: argparse.Namespace) -> int:
     from capacity import load_demands, run_whatif
@@ -249,6 +248,16 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+# audit verbs (ids.audit) ---------------------------------------------------------------------
+
+
+# ids verbs (ids.nids, ids.hids) ----------------------------------------------------------------
+
+
+# fw verbs (firewall) ----------------------------------------------------------------------------
+
+
+# parser ----------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="govnet",
@@ -395,6 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wi.add_argument("--json", action="store_true", help="links, saturated links, classes, unroutable as JSON")
     wi.set_defaults(func=cmd_whatif, _parser=wi)
+    # audit parser (ids.audit) --
+    # ids parser (ids.nids, ids.hids) --
+    # fw parser (firewall) --
     return p
 
 
