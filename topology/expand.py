@@ -602,6 +602,24 @@ def _exit(b: _Builder, vlans: dict[str, Vlan], cores: list[str]) -> None:
         b.link(h, switch, inet["bw_mbps"], "access", a_addr=addr)
         made.append(h)
     b.lans.append(Lan("internet", "", str(inet_lan), switch, inet["router"], str(inet_lan[1]), tuple(made)))
+    _sync_segment(b, names, fw["bw_mbps"])
+
+
+def _sync_segment(b: _Builder, members: list[str], bw: float) -> None:
+    """A dedicated state-sync LAN for a pair (or more) of firewall members: conntrackd runs over it.
+
+    It takes the last /28 of the infrastructure block (so adding it moves no other address), is not
+    part of OSPF and carries nothing but conntrack state and the members' sync probes.
+    """
+    if len(members) < 2 or not b.p2p:
+        return
+    sync = b.p2p[-1].supernet(new_prefix=28)
+    b.p2p = [s for s in b.p2p if not s.subnet_of(sync)]
+    switch = "fw-sync"
+    if b.add_node("parameters.firewall_members", switch, "switch", site="exit", zone="infrastructure") is None:
+        return
+    for m, name in enumerate(members):
+        b.link(name, switch, bw, "sync", a_addr=f"{sync[1 + m]}/{sync.prefixlen}", group="fw-sync", member=m)
 
 
 def _extra_links(b: _Builder) -> None:

@@ -51,7 +51,7 @@ class Link:
     a: str
     b: str
     bw_mbps: float
-    kind: str  # ring | distribution | uplink | transit | exit | inside | lan | access | extra
+    kind: str  # ring | distribution | uplink | transit | exit | inside | lan | access | extra | sync
     a_if: str
     b_if: str
     a_addr: str = ""

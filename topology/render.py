@@ -25,6 +25,9 @@ ROUTER_SYSCTLS = (
     "net.ipv6.conf.all.disable_ipv6=1",
 )
 HOST_SYSCTLS = ("net.ipv6.conf.all.disable_ipv6=1",)
+# Members of a firewall pair: a mid-stream TCP packet without conntrack state is invalid (dropped), so
+# sessions survive a member's loss only through state sync -- and tests of it cannot pass by accident.
+PAIR_SYSCTLS = ("net.netfilter.nf_conntrack_tcp_loose=0",)
 
 OSPF_HELLO_S = 1
 OSPF_DEAD_S = 3
@@ -87,6 +90,8 @@ def render(net: Network) -> tuple[dict[str, NodeConfig], list[str]]:
             continue
         cfg = NodeConfig(node.name)
         cfg.sysctls = list(ROUTER_SYSCTLS if node.is_router else HOST_SYSCTLS)
+        if in_pair(net, node):
+            cfg.sysctls += PAIR_SYSCTLS
         for lk, dev, addr, _peer in _ends(net, node.name):
             if addr:
                 cfg.ip_batch.append(f"addr add {addr} dev {dev}")
@@ -108,8 +113,7 @@ def _static_routes(net: Network, node: Node) -> list[str]:
         return [f"route add default via {node.gateway}"]
     if node.kind == "internet" and node.is_router:
         # The ISP routes the city's whole address plan to the firewall pair; member 0 preferred.
-        inside = [v.subnet for v in net.vlans if v.routed and v.zone != "internet"]
-        inside.append(str(net.source.get("addressing", {}).get("infrastructure", "10.255.0.0/16")))
+        inside = inside_prefixes(net)
         lines = []
         for lk in net.links:
             if lk.kind == "exit" and lk.b == node.name:
@@ -122,6 +126,22 @@ def _static_routes(net: Network, node: Node) -> list[str]:
     return []
 
 
+def inside_prefixes(net: Network) -> list[str]:
+    """The city's address plan as the internet side routes it: every routed VLAN and the infrastructure."""
+    inside = [v.subnet for v in net.vlans if v.routed and v.zone != "internet"]
+    inside.append(str(net.source.get("addressing", {}).get("infrastructure", "10.255.0.0/16")))
+    return inside
+
+
+def pair_members(net: Network) -> list[Node]:
+    """The perimeter firewall members in member order; a 'pair' when there are two or more."""
+    return sorted((n for n in net.nodes if n.kind == "firewall" and n.site == "exit"), key=lambda n: n.member)
+
+
+def in_pair(net: Network, node: Node) -> bool:
+    return node.kind == "firewall" and node.site == "exit" and len(pair_members(net)) > 1
+
+
 def _penalty(node: Node) -> int:
     """Extra OSPF cost of a perimeter firewall member: member 0 carries traffic, the rest stand by."""
     return FW_MEMBER_PENALTY * node.member if node.kind == "firewall" and node.site == "exit" else 0
@@ -131,7 +151,7 @@ def _ospfd(net: Network, node: Node, nodes: dict[str, Node]) -> str:
     lines = [f"hostname {node.name}", "!"]
     passive: list[str] = []
     for lk, dev, addr, peer in _ends(net, node.name):
-        if not addr:
+        if not addr or lk.kind == "sync":  # the state-sync LAN stays out of routing
             continue
         # Both ends of a standby member's links (and its stub LANs) carry the penalty, so every
         # router prefers member 0 in both directions and the stateful firewalls see symmetric flows.

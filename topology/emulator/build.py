@@ -224,12 +224,13 @@ class Emulation:
         for name, cfg in self._configs.items():
             d = cfgdir / name
             parts = [
-                f"sysctl -q -p {shlex.quote(str(d / 'sysctl.conf'))} >/dev/null",
                 f"ip -batch {shlex.quote(str(d / 'ip.batch'))}",
                 f"tc -force -batch {shlex.quote(str(d / 'tc.batch'))}",
             ]
             if cfg.nft:
                 parts.append(f"nft -f {shlex.quote(str(d / 'nft.conf'))}")
+            # after nft: conntrack's sysctls exist once a ruleset with ct has loaded it
+            parts.append(f"sysctl -q -p {shlex.quote(str(d / 'sysctl.conf'))} >/dev/null")
             self._run(self._nodes[name], " && ".join(parts), "configuration")
         self.log("addresses, rates and firewall policy applied")
 
