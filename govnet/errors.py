@@ -83,3 +83,28 @@ class WhatIfError(GovnetError):
     """A capacity what-if names an unknown class, site, link or node, or gives a bad value."""
 
     exit_code = 2
+
+
+class IdsError(GovnetError):
+    """The NIDS/HIDS cannot do what was asked: a bad capture, baseline, path or sensor setting."""
+
+    exit_code = 2
+
+
+class RuleError(IdsError):
+    """A rule file is invalid: names the file, the line and the keyword of the first bad rule."""
+
+    def __init__(self, source: str, line: int, keyword: str, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.keyword = keyword
+        self.message = message
+        where = f"{source}:{line}" if line else source
+        super().__init__(f"{where}: {keyword}: {message}" if keyword else f"{where}: {message}")
+
+
+class AuditError(GovnetError):
+    """The login audit refused something: a bad log kind or policy file, or a ledger that fails its
+    hash chain (appending to it is refused until it verifies)."""
+
+    exit_code = 2
