@@ -155,7 +155,12 @@ def cmd_lab_list(_args: argparse.Namespace) -> int:
 EPILOG_HSM = """examples:
   govnet hsm simulate --files 100000 --days 365 --policy 20/80+30/70
   govnet hsm simulate --files 1000000 --days 730 --policy age:30 --disk-tb 4 --json | jq .fill_day
-  govnet hsm status                          # the store under var/hsm/: files and bytes per tier, alarms
+  govnet hsm status                          # the store under var/hsm/: files and bytes per tier, alarms,
+                                             # reclaimable bytes per tape/disc volume
+  govnet hsm reclaim --threshold 40 --dry-run   # which volumes are below 40 % live, and the modelled time
+  govnet hsm reclaim --window-h 2            # copy their live records to other volumes, retire them
+  govnet hsm offsite-plan var/hsm/backup/offsite/docs/000001-full.tar --model weihai
+                                             # off-site copy: hosts, path, pacing, window, the two commands
   govnet hsm drill                           # back up sample data, restore a file, a database, a mailbox
                                              # and a system image, time and verify each by checksum
 """
@@ -177,9 +182,66 @@ def cmd_hsm_simulate(args: argparse.Namespace) -> int:
 def cmd_hsm_status(args: argparse.Namespace) -> int:
     from backup_hsm import Hsm
 
-    with Hsm.open(args.root) as hsm:
+    with Hsm.open(args.root, recover=False) as hsm:  # only look: a running service may own the store
         status = hsm.status()
     _say(json.dumps(status, indent=1) if args.json else hsm.format_status(status))
+    return 0
+
+
+def cmd_hsm_reclaim(args: argparse.Namespace) -> int:
+    from backup_hsm import OPTICAL, TAPE, Hsm, reclaim
+    from backup_hsm.reclaim import check_threshold
+
+    tier = TAPE if args.tier == "tape" else OPTICAL
+    budget = args.window_h * 3600 if args.window_h else None
+    check_threshold(args.threshold / 100, tier)  # before opening (and perhaps creating) a store
+    with Hsm.open(args.root) as hsm:
+        result = reclaim(hsm, args.threshold / 100, tier, budget_s=budget, dry_run=args.dry_run)
+    _say(json.dumps(result.to_dict(), indent=1) if args.json else "\n".join(result.lines()))
+    return 0 if all(v.state != "failed" for v in result.volumes) else 1
+
+
+def cmd_hsm_offsite_plan(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from backup_hsm import HsmInputError, Window
+    from backup_hsm.offsite import plan_offsite
+    from topology import load_model
+
+    start, _, hours = args.window.partition(":")
+    where = "hsm offsite-plan"
+    try:
+        window = Window(float(start), float(hours))
+        with open(args.archive, "rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+    except ValueError:
+        raise HsmInputError(where, "window", "not START_H:HOURS", args.window, "e.g. 22:3") from None
+    except OSError as exc:
+        raise HsmInputError(where, "archive", "cannot read it", args.archive, str(exc.strerror)) from None
+    plan = plan_offsite(
+        load_model(args.model),
+        os.path.basename(args.archive),
+        os.path.getsize(args.archive),
+        digest,
+        window,
+        share=args.share,
+        source=args.source,
+        destination=args.destination,
+    )
+    cmds = plan.commands(os.path.abspath(args.archive), args.out)
+    if args.json:
+        _say(json.dumps({**plan.to_dict(), "commands": cmds}, indent=1))
+        return 0
+    end = plan.start_s + plan.duration_s
+    _say(
+        f"{plan.job}: {plan.bytes:,} bytes {plan.source} ({plan.source_addr}) -> {plan.destination} "
+        f"({plan.destination_addr}) over {' > '.join(plan.path)}\n"
+        f"bottleneck {plan.bottleneck_mbps:g} Mbit/s, paced at {plan.rate_mbps:g} Mbit/s: "
+        f"{plan.duration_s:,.0f} s from {plan.start_s / 3600 % 24:05.2f} h, ends {end / 3600 % 24:05.2f} h "
+        f"({'fits' if plan.fits else 'does NOT fit'} the window)"
+    )
+    for host, argv in cmds.items():
+        _say(f"  in {host}: {' '.join(argv)}")
     return 0
 
 
@@ -239,22 +301,298 @@ def cmd_tsdb_status(args: argparse.Namespace) -> int:
 # whatif -----------------------------------------------------------------------------------------
 def cmd_whatif(args: argparse.Namespace) -> int:
     from capacity import load_demands, run_whatif
+    from govnet.errors import WhatIfError
     from topology import load_model
 
+    single = {"--grow": args.grow, "--fail": args.fail, "--n-1": args.n_1, "--add-bureaus": args.add_bureaus}
+    single |= {"--storage": args.storage, "--plot": args.plot}
+    one_only = [flag for flag, given in single.items() if given]
+    if args.sweep and one_only:
+        raise WhatIfError(f"--sweep takes every what-if from its file; leave out {', '.join(one_only)}")
+    if not args.sweep and (args.workers is not None or args.cluster):
+        raise WhatIfError("--workers and --cluster run a --sweep FILE; give one")
     net = load_model(args.model)
     demands = load_demands(args.demands, net) if args.demands else None
+    if args.sweep:
+        from capacity.sweep import load_sweep, run_sweep
+
+        sweep = run_sweep(net, load_sweep(args.sweep), demands, args.workers, args.cluster)
+        _say(json.dumps(sweep.to_dict(), indent=1) if args.json else sweep.table())
+        return 1 if sweep.failed else 0
     w = run_whatif(net, demands, args.grow, args.fail, args.n_1, args.add_bureaus)
-    _say(json.dumps(w.to_dict(), indent=1) if args.json else w.table())
+    out = w.to_dict() if args.json else {}
+    text = [w.table()]
+    if args.storage:  # capacity may not import backup_hsm: the HSM simulation is composed here
+        from backup_hsm import simulate_cli
+        from capacity.storage import format_storage, storage_report, whatif_growth
+
+        _progress(f"HSM simulation: {args.storage_files} files over {args.storage_days} days")
+        out["storage"] = storage = storage_report(
+            whatif_growth(net, w, demands),
+            lambda p: simulate_cli(argparse.Namespace(**p)),
+            args.storage_files,
+            args.storage_days,
+            args.storage_policy,
+            args.disk_tb,
+        )
+        text += ["", format_storage(storage)]
+    if args.plot:
+        from capacity.plot import write_plot
+
+        out["plot"] = str(write_plot(w, args.plot))
+        text += ["", f"plot written to {args.plot}"]
+    _say(json.dumps(out, indent=1) if args.json else "\n".join(text))
     return 0
 
 
 # audit verbs (ids.audit) ---------------------------------------------------------------------
+EPILOG_AUDIT = """examples:
+  govnet audit parse --kind sshd /var/log/auth.log --json | jq -c 'select(.result == "failure")'
+  govnet audit parse --kind pam auth.log --year 2026        # year-less syslog dates: 2026
+  govnet audit ingest --kind auth auth.log --policy policy.yaml --events events.json
+  govnet audit verify                                        # exit 1 and the first bad record id
+  govnet audit report --top 5
+  govnet audit policy-check policy.yaml --show
+ledger: var/audit/ledger.db unless --ledger or $GOVNET_VAR is given
+"""
+
+
+def _year(text: str) -> int:
+    if not text.isdigit() or not 1970 <= int(text) <= 9999:
+        raise argparse.ArgumentTypeError(f"a year is 1970..9999 (got {text!r})")
+    return int(text)
+
+
+def _ledger_path(args: argparse.Namespace) -> str:
+    from govnet.paths import var_dir
+
+    return str(args.ledger or var_dir() / "audit" / "ledger.db")
+
+
+def _log_file(path: str) -> str:
+    from govnet.errors import AuditError
+
+    if not os.path.isfile(path):
+        raise AuditError(f"{path}: no such log file" if not os.path.exists(path) else f"{path}: not a file")
+    if not os.access(path, os.R_OK):
+        raise AuditError(f"{path}: not readable (permission denied); run as a user who can read it")
+    return path
+
+
+def cmd_audit_parse(args: argparse.Namespace) -> int:
+    from ids.audit import parse_file
+
+    n = 0
+    for ev in parse_file(_log_file(args.file), args.kind, year=args.year):
+        n += 1
+        if args.json:
+            sys.stdout.write(json.dumps(ev.to_json(), ensure_ascii=False) + "\n")
+        else:
+            _say(f"{ev.line:>7} {ev.time[:19]} {ev.result:7} {ev.reason:28} {ev.user[:20]:20} {ev.host}")
+    if not args.json:
+        _say(f"{n} login events")
+    return 0
+
+
+def cmd_audit_ingest(args: argparse.Namespace) -> int:
+    from govnet.events import EventLog
+    from ids.audit import Auditor, Ledger, LogFollower, load_policy, parse_file
+
+    policy = load_policy(args.policy)
+    path = _log_file(args.file)
+    events = EventLog(args.events) if args.events else None
+    try:
+        with Ledger(_ledger_path(args)) as ledger:
+            ledger.require_intact()
+            auditor = Auditor(
+                policy, ledger=ledger, event_log=events, batch=1000, sshd_lines=args.kind != "pam"
+            )
+            if args.kind == "app":  # a JSON document or a database: read whole, not resumable
+                result = auditor.feed_all(parse_file(path, args.kind, year=args.year))
+            else:  # resumes where the last ingest of this file stopped (cursor in the ledger)
+                follower = LogFollower(path, args.kind, auditor, year=args.year, from_start=args.from_start)
+                start = follower.line
+                result = follower.poll()
+                if start > 1:
+                    _say(f"{path}: resumed at line {start} (use --from-start to read it all again)")
+    finally:
+        if events is not None:
+            events.close()
+    attempts = sum(auditor.counts.values())
+    _say(f"{path}: {auditor.seen} login events, {attempts} attempts, {auditor.written} ledger records")
+    for d in result.decisions:
+        until = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(d.until)) if d.until else "-"
+        _say(f"  {d.kind:13} {d.subject:24} until {until}  {d.reason}")
+    for a in result.anomalies:
+        _say(f"  anomaly      {a.user:24} score {a.score:.2f}  {a.explain()}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from ids.audit import Ledger
+
+    path = _ledger_path(args)
+    with Ledger(path, create=False) as ledger:
+        res = ledger.verify()
+    if res.ok:
+        _say(res.line(path))
+        return 0
+    print(f"govnet: {res.line(path)}", file=sys.stderr)
+    return 1
+
+
+def cmd_audit_report(args: argparse.Namespace) -> int:
+    from ids.audit import Ledger, format_report, load_policy, summarise
+
+    policy = load_policy(args.policy)
+    with Ledger(_ledger_path(args), create=False) as ledger:
+        rep = summarise(ledger, policy, top=args.top)
+    _say(json.dumps(rep, indent=1, ensure_ascii=False) if args.json else format_report(rep))
+    return 0
+
+
+def cmd_audit_policy_check(args: argparse.Namespace) -> int:
+    from ids.audit import load_policy, policy_document
+
+    policy = load_policy(args.file)
+    if args.show:
+        _say(json.dumps(policy_document(policy), indent=1))
+    else:
+        _say(f"{args.file or '(defaults)'}: valid policy")
+    return 0
 
 
 # ids verbs (ids.nids, ids.hids) ----------------------------------------------------------------
+EPILOG_IDS = """examples:
+  govnet ids scan capture.pcap                       # alerts as a table (like suricata -r), exit 0
+  govnet ids scan capture.pcap --json | jq -c .alert # EVE JSON lines
+  govnet ids scan capture.pcap --rules my.rules --set portscan_ports=50 --fail-on-alert
+  govnet ids rules check my.rules                    # exit 2 naming file:line: keyword of a bad rule
+  govnet ids hids baseline --paths /etc /srv/app --db var/hids/web.json
+  govnet ids hids check --db var/hids/web.json --json
+live sensor (root, inside an emulated host): python -m ids.nids.sensor --help
+"""
+
+
+def _ids_detectors(args: argparse.Namespace) -> Any:
+    from govnet.errors import IdsError
+    from ids.nids import DetectorConfig
+
+    cfg = DetectorConfig()
+    if args.no_detectors:
+        cfg.enabled = frozenset()
+    for item in args.set:
+        name, eq, value = item.partition("=")
+        try:
+            if not eq:
+                raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. portscan_ports=50")
+            cfg.set(name, value)
+        except ValueError as exc:
+            raise IdsError(str(exc)) from None
+    return cfg
+
+
+def cmd_ids_scan(args: argparse.Namespace) -> int:
+    from govnet.events import EventLog
+    from ids.nids import default_rules_path, format_table, load_rules, scan_pcap
+
+    rules = load_rules(args.rules or [default_rules_path()])
+    res = scan_pcap(args.pcap, rules, _ids_detectors(args), never_block=args.never_block)
+    if args.events:
+        with EventLog(args.events) as log:
+            for rec in res.alerts:
+                log.write(rec)
+    if args.json:
+        sys.stdout.write("".join(json.dumps(rec) + "\n" for rec in res.alerts))
+    else:
+        _say(format_table(res.alerts))
+        s = res.stats
+        _say(
+            f"{args.pcap}: {s.frames} frames ({s.undecodable} not IP), {len(rules)} rules, "
+            f"{len(res.alerts)} alerts, {len(res.blocks)} block requests; "
+            f"{res.seconds:.2f} s, {res.packets_per_second:,.0f} frames/s"
+        )
+    return 1 if args.fail_on_alert and res.alerts else 0
+
+
+def cmd_ids_rules_check(args: argparse.Namespace) -> int:
+    from ids.nids import default_rules_path, load_rules
+
+    files = args.files or [str(default_rules_path())]
+    rules = load_rules(files)
+    sids = sorted(r.sid for r in rules.rules)
+    span = f" (sids {sids[0]}..{sids[-1]})" if sids else ""
+    _say(f"{', '.join(files)}: {len(rules)} rules valid{span}")
+    return 0
+
+
+def cmd_ids_hids_baseline(args: argparse.Namespace) -> int:
+    from ids.hids import scan
+
+    t0 = time.perf_counter()
+    base = scan(args.paths)
+    base.save(args.db)
+    files = sum(1 for e in base.entries.values() if e.type == "f")
+    took = time.perf_counter() - t0
+    _say(f"{args.db}: baseline of {len(base.entries)} paths ({files} files) in {took:.2f} s")
+    return 0
+
+
+def cmd_ids_hids_check(args: argparse.Namespace) -> int:
+    from govnet.events import EventLog
+    from ids.hids import check, to_alerts
+
+    t0 = time.perf_counter()
+    now, changes = check(args.db, trust_ctime=args.trust_ctime)
+    alerts = to_alerts(changes, sensor=args.sensor)
+    if args.events:
+        with EventLog(args.events) as log:
+            for rec in alerts:
+                log.write(rec)
+    if args.json:
+        sys.stdout.write("".join(json.dumps(rec) + "\n" for rec in alerts))
+    else:
+        for c in changes:
+            _say(c.line())
+        _say(
+            f"{args.db}: {len(now.entries)} paths checked, {len(changes)} changed "
+            f"in {time.perf_counter() - t0:.2f} s"
+        )
+    if args.update:
+        now.save(args.db)
+    return 1 if args.fail_on_change and changes else 0
 
 
 # fw verbs (firewall) ----------------------------------------------------------------------------
+def cmd_fw(args: argparse.Namespace) -> int:
+    from firewall.pair import request
+
+    if args.fw_cmd in ("drain", "add"):
+        reply = request(args.fw_cmd, args.member, socket_path=args.socket)
+        res = reply["result"]
+        if args.json:
+            _say(json.dumps(res, indent=1))
+        else:
+            shares = ", ".join(f"{m} {v:.0%}" for m, v in res["shares"].items())
+            _say(f"{args.fw_cmd} {res['member']}: moved {res['moved_slots']} slot(s); slot shares {shares}")
+        return 0
+    st = request("status", socket_path=args.socket)["status"]
+    if args.json:
+        _say(json.dumps(st, indent=1))
+        return 0
+    head = f"{'member':<10} {'state':<8} {'slots':>6} {'load':>6} {'sessions':>9} {'pkt/s':>9} {'Mbit/s':>8}"
+    _say(head + "  health")
+    for m in st["members"]:
+        _say(
+            f"{m['name']:<10} {m['state']:<8} {m['slot_share']:>6.0%} {m['load_share']:>6.0%}"
+            f" {m['sessions']:>9} {m['pps']:>9.0f} {m['mbps']:>8.2f}  {'ok' if m['healthy'] else 'NO ANSWER'}"
+        )
+    sync = st["sync"]
+    dead = f" ({', '.join(sync['dead_pairs'])})" if sync["dead_pairs"] else ""
+    _say(f"state sync: {sync['state']}{dead}")
+    _say(f"steering points: {', '.join(st['points'])}; evenness (max/min load) {st['evenness']:.2f}")
+    _say("alarms: " + (", ".join(st["alarms"]) or "none"))
+    return 1 if st["alarms"] else 0
 
 
 # parser ----------------------------------------------------------------------------------------
@@ -351,8 +689,40 @@ def build_parser() -> argparse.ArgumentParser:
     hd = hsub.add_parser("drill", help="back up sample data, then time and verify four restores")
     hd.add_argument("--root", help=root_help)
     hd.set_defaults(func=cmd_hsm_drill)
+    hr = hsub.add_parser(
+        "reclaim",
+        help="copy live records of mostly-dead tape volumes to other volumes, then retire them",
+        description="A volume whose live bytes are below --threshold percent of its written bytes is "
+        "reclaimed: its live records are read in tape order and appended to another volume, the catalog "
+        "is updated, and the volume is retired. Time is modelled on the library (robot, load, locate, "
+        "stream). Exit 1 if a volume could not be emptied (a damaged record with no good copy).",
+    )
+    hr.add_argument("--root", help=root_help)
+    hr.add_argument("--threshold", type=float, default=40.0, help="live percent below which (default 40)")
+    hr.add_argument("--tier", choices=("tape", "optical"), default="tape", help="library (default tape)")
+    hr.add_argument("--window-h", type=float, help="stop when this many modelled hours are used")
+    hr.add_argument("--dry-run", action="store_true", help="only list the candidates and the modelled time")
+    hr.add_argument("--json", action="store_true", help="as JSON")
+    hr.set_defaults(func=cmd_hsm_reclaim)
+    ho = hsub.add_parser(
+        "offsite-plan",
+        help="plan the off-site copy of an archive over the model: hosts, path, rate, window, commands",
+        description="Picks the source (srv-backup, srv-file or the first server) and an off-site host that "
+        "may connect to it, finds the path and its slowest link, paces the copy to --share of it and says "
+        "whether it fits the backup window. Prints the two commands the lab runs in the emulated hosts "
+        "(python -m backup_hsm.transfer serve / pull).",
+    )
+    ho.add_argument("archive", help="the backup archive to copy (its size and SHA-256 are read)")
+    ho.add_argument("--model", help="model file or bundled name (default weihai)")
+    ho.add_argument("--source", help="source host (default: chosen from the model)")
+    ho.add_argument("--destination", help="off-site host (default: chosen from the model)")
+    ho.add_argument("--window", default="22:3", help="backup window START_H:HOURS (default 22:3)")
+    ho.add_argument("--share", type=float, default=0.5, help="fraction of the bottleneck to use")
+    ho.add_argument("--out", default="/srv/offsite", help="directory on the off-site host")
+    ho.add_argument("--json", action="store_true", help="as JSON")
+    ho.set_defaults(func=cmd_hsm_offsite_plan)
     hsm.set_defaults(func=None, _parser=hsm)
-    for parser in (hs, hst, hd):
+    for parser in (hs, hst, hd, hr, ho):
         parser.set_defaults(_parser=parser)
     tsdb = sub.add_parser(
         "tsdb",
@@ -381,7 +751,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="capacity what-ifs on the flow-level simulator: growth, failures, N-1 (no root, seconds)",
         epilog="examples:\n  govnet whatif --grow approval=2 --fail core2--core3\n"
         "  govnet whatif --n-1 --json | jq '.links | max_by(.worst_utilisation)'\n"
-        "  govnet whatif small --fail fw-inner--core1#1 --grow file=20",
+        "  govnet whatif small --fail fw-inner--core1#1 --grow file=20\n"
+        "  govnet whatif --grow file=3 --storage          # when do the HSM tiers fill?\n"
+        "  govnet whatif --n-1 --plot n1.svg\n"
+        "  govnet whatif --sweep sweep.yaml --workers 2   # or --cluster tcp://scheduler:8786",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     wi.add_argument("model", nargs="?", help=model_help)
@@ -403,10 +776,219 @@ def build_parser() -> argparse.ArgumentParser:
         "--demands", metavar="FILE", help="JSON list of {src, dst, class, mbps} (default: built-in)"
     )
     wi.add_argument("--json", action="store_true", help="links, saturated links, classes, unroutable as JSON")
+    wi.add_argument(
+        "--storage",
+        action="store_true",
+        help="also run the HSM simulation on the same growth: when tiers fill",
+    )
+    wi.add_argument(
+        "--storage-files", type=int, default=20_000, metavar="N", help="HSM files at day 0 (20000)"
+    )
+    wi.add_argument("--storage-days", type=int, default=365, metavar="D", help="HSM horizon in days (365)")
+    wi.add_argument("--storage-policy", default="20/80+30/70", metavar="P", help="HSM placement policy")
+    wi.add_argument("--disk-tb", type=float, metavar="TB", help="HSM disk array capacity (default 50)")
+    wi.add_argument(
+        "--plot", metavar="FILE", help="per-link utilisation chart: FILE.svg, or FILE.png (matplotlib)"
+    )
+    wi.add_argument(
+        "--sweep", metavar="FILE", help="YAML/JSON list of what-ifs {name, grow, fail, add_bureaus, n_1}"
+    )
+    wi.add_argument("--workers", type=int, metavar="N", help="sweep processes (default: one per CPU)")
+    wi.add_argument(
+        "--cluster", metavar="ADDRESS", help="run the sweep on this Dask scheduler (tcp://host:8786)"
+    )
     wi.set_defaults(func=cmd_whatif, _parser=wi)
     # audit parser (ids.audit) --
+    aud = sub.add_parser(
+        "audit",
+        help="login audit: parse sshd/PAM/app logs, the hash-chained ledger, account policy, report",
+        epilog=EPILOG_AUDIT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    asub = aud.add_subparsers(dest="audit_cmd", metavar="VERB")
+    raw = argparse.RawDescriptionHelpFormatter
+    ledger_help = "ledger database (default var/audit/ledger.db)"
+    kind_help = "sshd (OpenSSH lines), pam (pam_* lines), auth (both: an auth.log), app (OA/approval events)"
+    year_help = "year of year-less syslog dates (default: the file's modification year)"
+    ap = asub.add_parser(
+        "parse",
+        help="print the login events of a log file (one JSON object a line with --json)",
+        epilog="example:\n  govnet audit parse --kind sshd /var/log/auth.log --json\n"
+        '  {"line": 12, "time": "2026-11-22T06:01:02.000000+00:00", "user": "bob", "host": "10.0.0.5", '
+        '"result": "failure", "reason": "failed-password", ...}',
+        formatter_class=raw,
+    )
+    ap.add_argument("--kind", required=True, choices=["sshd", "pam", "auth", "app"], help=kind_help)
+    ap.add_argument("file", help="the log file (app: JSON lines, the /events reply, or the service's .db)")
+    ap.add_argument("--json", action="store_true", help="one JSON object per login event")
+    ap.add_argument("--year", type=_year, help=year_help)
+    ap.set_defaults(func=cmd_audit_parse)
+    ai = asub.add_parser(
+        "ingest",
+        help="parse a log into the ledger and apply the account policy (locks, blocks, anomalies)",
+        epilog="example:\n  govnet audit ingest --kind auth auth.log --ledger lab.db --events events.json",
+        formatter_class=raw,
+    )
+    ai.add_argument("--kind", required=True, choices=["sshd", "pam", "auth", "app"], help=kind_help)
+    ai.add_argument("file", help="the log file")
+    ai.add_argument("--ledger", help=ledger_help)
+    ai.add_argument("--policy", help="policy file (YAML or JSON; default: the plan's numbers)")
+    ai.add_argument("--year", type=_year, help=year_help)
+    ai.add_argument("--events", help="also append decisions and anomaly alerts to this EVE JSON-lines file")
+    ai.add_argument("--from-start", action="store_true", help="ignore the saved read position of this file")
+    ai.set_defaults(func=cmd_audit_ingest)
+    av = asub.add_parser(
+        "verify",
+        help="check the ledger's hash chain; exit 1 naming the first edited, removed or reordered record",
+        epilog="example:\n  govnet audit verify --ledger lab.db\n  lab.db: ok — 1204 records, head 3f1c",
+        formatter_class=raw,
+    )
+    av.add_argument("--ledger", help=ledger_help)
+    av.set_defaults(func=cmd_audit_verify)
+    ar = asub.add_parser(
+        "report",
+        help="lockouts, top failing users and sources, anomalies (text, or --json)",
+        epilog="example:\n  govnet audit report --top 5\n  govnet audit report --json | jq .lockouts",
+        formatter_class=raw,
+    )
+    ar.add_argument("--ledger", help=ledger_help)
+    ar.add_argument("--policy", help="policy file (anomaly threshold); default: the plan's numbers")
+    ar.add_argument("--top", type=int, default=10, help="how many users and sources to list (default 10)")
+    ar.add_argument("--json", action="store_true", help="the report as JSON")
+    ar.set_defaults(func=cmd_audit_report)
+    apc = asub.add_parser(
+        "policy-check",
+        help="validate a policy file (one line per mistake); --show prints the effective policy",
+        epilog="examples:\n  govnet audit policy-check policy.yaml\n  govnet audit policy-check --show",
+        formatter_class=raw,
+    )
+    apc.add_argument("file", nargs="?", help="policy file (YAML or JSON)")
+    apc.add_argument("--show", action="store_true", help="print the effective policy as JSON")
+    apc.set_defaults(func=cmd_audit_policy_check)
+    aud.set_defaults(func=None, _parser=aud)
+    for parser in (ap, ai, av, ar, apc):
+        parser.set_defaults(_parser=parser)
     # ids parser (ids.nids, ids.hids) --
+    ids = sub.add_parser(
+        "ids",
+        help="intrusion detection: scan captures with rules and detectors, check rules, host integrity",
+        epilog=EPILOG_IDS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    isub = ids.add_subparsers(dest="ids_cmd", metavar="VERB")
+    isc = isub.add_parser(
+        "scan",
+        help="print the alerts of a pcap/pcapng (rules + built-in detectors), like suricata -r",
+        description="Inspects every frame of a capture with the rules (default: the shipped govnet.rules) "
+        "and the built-in detectors (port scans, SYN flood, ICMP sweep, SSH and web-login guessing). "
+        "Exit 0 even when there are alerts (an alert is a finding, not a failure); --fail-on-alert "
+        "exits 1 instead.",
+        epilog="example:\n"
+        "  .venv/bin/python -c \"from scapy.all import *; wrpcap('t.pcap', [Ether()/IP(src='203.0.113.5', "
+        "dst='10.0.0.2')/TCP(dport=80,flags='PA')/'GET /../../etc/passwd HTTP/1.1\\r\\n\\r\\n'])\"\n"
+        "  govnet ids scan t.pcap\n"
+        "  time          sid      sev  proto  source          destination  signature\n"
+        "  06:30:01.278  1000001  1    TCP    203.0.113.5:20  10.0.0.2:80  "
+        "GOVNET WEB path traversal ../ in URI\n"
+        "  06:30:01.278  1000004  1    TCP    203.0.113.5:20  10.0.0.2:80  GOVNET WEB /etc/passwd requested\n"
+        "  t.pcap: 1 frames (0 not IP), 15 rules, 2 alerts, 1 block requests; 0.00 s, 2,275 frames/s",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    isc.add_argument("pcap", help="capture file (pcap: both byte orders, µs/ns; or pcapng)")
+    isc.add_argument("--rules", action="append", default=[], metavar="FILE", help="rule file (repeatable)")
+    isc.add_argument("--json", action="store_true", help="EVE JSON lines instead of the table")
+    isc.add_argument("--events", metavar="FILE", help="also append the alerts to this EVE JSON-lines file")
+    isc.add_argument("--fail-on-alert", action="store_true", help="exit 1 when there is any alert")
+    isc.add_argument("--no-detectors", action="store_true", help="rules only, no built-in detectors")
+    isc.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="detector setting: sweep_hosts=20"
+    )
+    isc.add_argument(
+        "--never-block", action="append", default=[], metavar="CIDR", help="addresses never to ask to block"
+    )
+    isc.set_defaults(func=cmd_ids_scan)
+    irl = isub.add_parser(
+        "rules",
+        help="rule files: check",
+        epilog="example:\n  govnet ids rules check my.rules\n  my.rules: 12 rules valid (sids 1..41)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    irsub = irl.add_subparsers(dest="ids_rules_cmd", metavar="VERB")
+    irc = irsub.add_parser(
+        "check",
+        help="parse rule files; exit 2 with file:line: keyword: problem for the first bad rule",
+        epilog="example:\n  govnet ids rules check my.rules\n"
+        "  govnet: my.rules:7: flags: unknown TCP flag 'Z' (use F S R P A U C E, 0 for none)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    irc.add_argument("files", nargs="*", help="rule files (default: the shipped govnet.rules)")
+    irc.set_defaults(func=cmd_ids_rules_check)
+    ihd = isub.add_parser(
+        "hids",
+        help="host IDS file integrity (as AIDE): baseline, check",
+        epilog="examples:\n  govnet ids hids baseline --paths /etc /usr/local/bin --db var/hids/host.json\n"
+        "  govnet ids hids check --db var/hids/host.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ihsub = ihd.add_subparsers(dest="ids_hids_cmd", metavar="VERB")
+    ihb = ihsub.add_parser(
+        "baseline",
+        help="record content hashes and metadata of every path under DIRs into a JSON baseline",
+        epilog="example:\n  govnet ids hids baseline --paths /etc /srv/app --db var/hids/web.json\n"
+        "  var/hids/web.json: baseline of 2210 paths (1930 files) in 0.41 s",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ihb.add_argument("--paths", nargs="+", required=True, metavar="DIR", help="files or directories")
+    ihb.add_argument("--db", required=True, metavar="FILE", help="baseline file to write (JSON)")
+    ihb.set_defaults(func=cmd_ids_hids_baseline)
+    ihc = ihsub.add_parser(
+        "check",
+        help="compare the paths with the baseline: added, removed, modified, permission/owner changed",
+        description="Exit 0 even when files changed (a change is a finding); --fail-on-change exits 1.",
+        epilog="example:\n  govnet ids hids check --db var/hids/web.json\n"
+        "  modified                           /srv/app/index.html\n"
+        "  permission-changed, setuid-added   /srv/app/bin/tool\n"
+        "  var/hids/web.json: 2210 paths checked, 2 changed in 0.39 s",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ihc.add_argument("--db", required=True, metavar="FILE", help="baseline file written by 'baseline'")
+    ihc.add_argument("--json", action="store_true", help="EVE alert JSON lines, one per changed path")
+    ihc.add_argument("--events", metavar="FILE", help="also append the alerts to this EVE JSON-lines file")
+    ihc.add_argument("--update", action="store_true", help="accept the changes: write the new baseline")
+    ihc.add_argument("--fail-on-change", action="store_true", help="exit 1 when anything changed")
+    ihc.add_argument("--trust-ctime", action="store_true", help="re-hash only files whose ctime changed")
+    ihc.add_argument("--sensor", default="hids", help="sensor name in the alerts (default hids)")
+    ihc.set_defaults(func=cmd_ids_hids_check)
+    ids.set_defaults(func=None, _parser=ids)
+    irl.set_defaults(func=None, _parser=irl)
+    ihd.set_defaults(func=None, _parser=ihd)
+    for parser in (isc, irc, ihb, ihc):
+        parser.set_defaults(_parser=parser)
     # fw parser (firewall) --
+    fw = sub.add_parser(
+        "fw",
+        help="the firewall pair of a running emulation: status, drain a member, add it back",
+        description="Talk to the pair controller of the running emulation (started by 'govnet topo up' or "
+        "'govnet lab run' on a model with firewall_members >= 2).",
+        epilog="examples:\n  govnet fw status            # members, shares, sessions, sync, alarms\n"
+        "  govnet fw drain fw-b        # maintenance: its sessions move to fw-a (state is synced)\n"
+        "  govnet fw add fw-b          # back in service: takes ~1/N of the slots\n"
+        "exit status of status: 0 healthy, 1 when an alarm is raised",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fsub = fw.add_subparsers(dest="fw_cmd", metavar="ACTION")
+    fw_parsers = [
+        fsub.add_parser("status", help="members, shares, sessions, sync health and alarms"),
+        fsub.add_parser("drain", help="take MEMBER out of service without dropping its sessions"),
+        fsub.add_parser("add", help="bring MEMBER (back) into service; moves about 1/N of flows to it"),
+    ]
+    for fp in fw_parsers:
+        if fp.prog.endswith(("drain", "add")):
+            fp.add_argument("member", metavar="MEMBER", help="firewall member name, e.g. fw-b")
+        fp.add_argument("--json", action="store_true", help="machine-readable output")
+        fp.add_argument("--socket", help=argparse.SUPPRESS)
+        fp.set_defaults(func=cmd_fw, _parser=fp)
+    fw.set_defaults(func=None, _parser=fw)
     return p
 
 

@@ -90,6 +90,7 @@ class Measurement:
 # Units (UCUM-like spelling, also used by dashboards for axis labels).
 BYTES = "bytes"
 BPS = "bit/s"
+PPS = "packet/s"
 RATIO = "ratio"  # 0..1
 PERCENT = "percent"  # 0..100
 SECONDS = "s"
@@ -169,6 +170,14 @@ FW = Measurement(
         Field(
             "ruleset_drift", BOOL, "ruleset differs from the other members' (device CLI)", type=bool, min=None
         ),
+        Field("pps", PPS, "packets/s received by the member (pair controller)"),
+        Field("bps", BPS, "bits/s received by the member (pair controller)"),
+        Field("load_share", RATIO, "the member's share of the pair's packets/s", max=1.0),
+        Field("slot_share", RATIO, "the member's share of the hash slots (new flows steered to it)", max=1.0),
+        Field(
+            "in_service", BOOL, "the member is in the slot table (not failed, drained)", type=bool, min=None
+        ),
+        Field("healthy", BOOL, "the member answers its sub-second health probes", type=bool, min=None),
     ),
 )
 

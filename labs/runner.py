@@ -109,8 +109,16 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                     f"network up in {emu.timings['up_s']:.1f} s; "
                     f"running checks: {', '.join(scenario['checks'])}"
                 )
-                with _monitoring(emu, run, scenario["monitor"], log) as metrics:
+                with (
+                    _firewall_pair(emu, net, run, log) as pair,
+                    _monitoring(emu, run, scenario["monitor"], log) as metrics,
+                ):
+                    if pair is not None and metrics.get("writer") is not None:
+                        pair.sink = metrics["writer"].write
                     report = run_checks(emu, tuple(scenario["checks"]))
+                    if pair is not None:
+                        metrics["firewall_pair"] = pair.status()
+                        pair.sink = None
             finally:
                 emu.stop()
                 timings = dict(emu.timings)
@@ -132,6 +140,20 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
 
 
 @contextlib.contextmanager
+def _firewall_pair(emu: Any, net: Any, run: Path, log: Callable[[str], None]) -> Iterator[Any]:
+    """The active/active firewall pair's controller (state sync, steering, probes) when the model has one."""
+    from firewall import Pair, pair_plan
+    from govnet.events import EventLog
+
+    plan = pair_plan(net)
+    if plan is None:
+        yield None
+        return
+    with EventLog(run / "events.json") as events, Pair(emu, plan, run, events=events, log=log) as pair:
+        yield pair
+
+
+@contextlib.contextmanager
 def _monitoring(emu: Any, run: Path, enabled: bool, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
     """Run the monitoring stack (store, SNMP, link counters) around the lab; fill in a summary at exit."""
     info: dict[str, Any] = {}
@@ -150,9 +172,11 @@ def _monitoring(emu: Any, run: Path, enabled: bool, log: Callable[[str], None]) 
     monitor = LabMonitor(emu, run, writer, log=log)
     t0 = time.time()
     monitor.start()
+    info["writer"] = writer
     try:
         yield info
     finally:
+        info.pop("writer", None)
         monitor.stop()
         stats = writer.close()
         info["points_written"] = stats.sent
@@ -231,10 +255,20 @@ def _write_report(
             lines.append("")
     if metrics:
         lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in ("store", "queries")]
+        lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in ("store", "queries", "firewall_pair")]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
         lines.append("")
+    fw = metrics.get("firewall_pair") if metrics else None
+    if fw:
+        lines += ["## Firewall pair", "", "| member | state | slot share | load share | sessions | healthy |"]
+        lines += ["| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            f"| {m['name']} | {m['state']} | {m['slot_share']:.0%} | {m['load_share']:.0%} | {m['sessions']} "
+            f"| {'yes' if m['healthy'] else 'no'} |"
+            for m in fw["members"]
+        ]
+        lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
     lines += ["## What this machine can emulate", "", "```", caps, "```", ""]
     path = run / "report.md"
     path.write_text("\n".join(lines))

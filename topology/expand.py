@@ -26,6 +26,7 @@ class _Builder:
     links: list[Link] = field(default_factory=list)
     lans: list[Lan] = field(default_factory=list)
     origin: dict[str, str] = field(default_factory=dict)  # node name -> model path that made it
+    position: dict[str, int] = field(default_factory=dict)  # node name -> index (O(1) at 10k nodes)
     ifcount: dict[str, int] = field(default_factory=dict)
     p2p: list[ipaddress.IPv4Network] = field(default_factory=list)
     transit: list[ipaddress.IPv4Network] = field(default_factory=list)
@@ -53,6 +54,7 @@ class _Builder:
             node = _replace(node, router_id=f"1.0.{i // 256}.{i % 256}")
         self.nodes.append(node)
         self.origin[name] = path
+        self.position[name] = node.index
         return node
 
     def ifname(self, node: str) -> str:
@@ -61,10 +63,7 @@ class _Builder:
         return f"gn{self.origin_index(node)}e{k}"
 
     def origin_index(self, name: str) -> int:
-        for n in self.nodes:
-            if n.name == name:
-                return n.index
-        raise KeyError(name)
+        return self.position[name]
 
     def node_by(self, name: str) -> Node:
         return self.nodes[self.origin_index(name)]
@@ -616,7 +615,10 @@ def _sync_segment(b: _Builder, members: list[str], bw: float) -> None:
     sync = b.p2p[-1].supernet(new_prefix=28)
     b.p2p = [s for s in b.p2p if not s.subnet_of(sync)]
     switch = "fw-sync"
-    if b.add_node("parameters.firewall_members", switch, "switch", site="exit", zone="infrastructure") is None:
+    if (
+        b.add_node("parameters.firewall_members", switch, "switch", site="exit", zone="infrastructure")
+        is None
+    ):
         return
     for m, name in enumerate(members):
         b.link(name, switch, bw, "sync", a_addr=f"{sync[1 + m]}/{sync.prefixlen}", group="fw-sync", member=m)

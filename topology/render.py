@@ -27,7 +27,10 @@ ROUTER_SYSCTLS = (
 HOST_SYSCTLS = ("net.ipv6.conf.all.disable_ipv6=1",)
 # Members of a firewall pair: a mid-stream TCP packet without conntrack state is invalid (dropped), so
 # sessions survive a member's loss only through state sync -- and tests of it cannot pass by accident.
-PAIR_SYSCTLS = ("net.netfilter.nf_conntrack_tcp_loose=0",)
+# A session moved to another member (failure, drain) may cross the two members one direction each until
+# its pinning settles; both hold its state, and be_liberal keeps window tracking from calling the
+# half it does not see invalid.
+PAIR_SYSCTLS = ("net.netfilter.nf_conntrack_tcp_loose=0", "net.netfilter.nf_conntrack_tcp_be_liberal=1")
 
 OSPF_HELLO_S = 1
 OSPF_DEAD_S = 3

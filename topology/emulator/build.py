@@ -117,15 +117,30 @@ class Emulation:
             names = {bridge_name(n) if n.is_switch else n.name for n in self.model.nodes}
             shells = state.shell_pids(names)
             state.kill_pids(state.namespace_processes(shells))
+            # a node whose shell died (its namespace lives on through a child) is found by its recorded
+            # namespace: a survivor holding the shell's terminal would hang Mininet's own clean-up
+            recorded = set(getattr(self, "_state", {}).get("netns_inodes", []))
+            if recorded:
+                live_shells = set(state.shell_pids(names).values())
+                state.kill_pids([p for p in state.processes_in(recorded) if p not in live_shells])
             if self.mn is not None:
-                try:
-                    self.mn.stop()
-                except Exception as exc:
-                    self.log(f"mininet stop: {exc}")
+                dead = [h.name for h in self.mn.hosts if h.shell is None or h.shell.poll() is not None]
+                if dead:
+                    # Mininet would wait forever on a dead shell's terminal; our own sweep below removes
+                    # the links, bridges and processes instead
+                    self.log(f"node shell(s) died: {', '.join(dead[:5])}; cleaning up directly")
+                else:
+                    try:
+                        self.mn.stop()
+                    except Exception as exc:
+                        self.log(f"mininet stop: {exc}")
                 self.mn = None
             state.kill_pids(list(state.shell_pids(names).values()))
             state.delete_interfaces(state.govnet_interfaces())
             self._keep_frr_logs()
+            for d in getattr(self, "_state", {}).get("temp_dirs", []):
+                if "govnet-" in d:
+                    shutil.rmtree(d, ignore_errors=True)
         finally:
             state.remove_state()
             self.timings["down_s"] = time.monotonic() - t0
@@ -295,6 +310,28 @@ class Emulation:
             time.sleep(0.5)
 
     # operations --------------------------------------------------------------------------------
+    def temp_dir(self, prefix: str) -> Path:
+        """A private directory that `stop()` and `govnet clean` remove (daemon sockets, lock files)."""
+        d = Path(tempfile.mkdtemp(prefix=f"govnet-{prefix}-"))
+        d.chmod(0o755)
+        self._state.setdefault("temp_dirs", []).append(str(d))
+        state.write_state(self._state)
+        return d
+
+    def annotate(self, key: str, value: Any) -> None:
+        """Record a fact about this run in its state file (e.g. a controller's socket for `govnet fw`)."""
+        self._state[key] = value
+        state.write_state(self._state)
+
+    def reapply(self, name: str) -> None:
+        """Re-apply a node's addresses and routes (after its ports were down, as a device does at boot)."""
+        batch = self.workdir / "config" / name / "ip.batch"
+        self.node(name).cmd(f"ip -force -batch {shlex.quote(str(batch))} >/dev/null 2>&1")
+
+    def pid(self, name: str) -> int:
+        """Pid of the shell that holds a node's namespaces (`/proc/<pid>/ns/net`)."""
+        return int(self.node(name).pid)
+
     def node(self, name: str) -> Any:
         """The Mininet node for a model name (hosts, routers and switches alike)."""
         try:

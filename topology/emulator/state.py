@@ -57,6 +57,19 @@ def active_owners() -> list[int]:
     return out
 
 
+def active_records() -> list[dict[str, Any]]:
+    """State records of live emulations (this process's own included), newest first."""
+    out = []
+    for f in sorted(state_dir().glob("*.json")) if state_dir().exists() else []:
+        with contextlib.suppress(ValueError, OSError):
+            pid = int(f.stem)
+            if _alive(pid):
+                rec = json.loads(f.read_text())
+                if isinstance(rec, dict):
+                    out.append(rec)
+    return sorted(out, key=lambda r: -float(r.get("started", 0)))
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
