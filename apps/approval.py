@@ -9,7 +9,10 @@
 Every open step (acceptance, each department's review, the final decision) has a time limit. When
 the clock passes it, `escalate()` raises the step one level (officer -> section chief -> director ->
 deputy mayor) and gives it a fresh limit; `python -m apps.approval` runs it every second. On submit
-the applicant gets a receipt by e-mail (SMTP; a failed send is logged, not fatal).
+the applicant gets a receipt by e-mail (SMTP; a failed send is logged, not fatal). Staff (officers of
+the departments) log in at `POST /login` (accounts from `--users`); every attempt is audited with its
+source address, as in the OA service. The step endpoints still take the actor in `by` and do not
+require the token yet.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apps.accounts import SCHEMA as ACCOUNTS_SCHEMA
+from apps.accounts import Accounts
 from apps.clock import Clock, SystemClock
 from apps.smtp import send_mail
 from apps.store import Audit, Store
-from apps.web import ApiError, Json, JsonApp, Request, make_server, stop_on_sigterm
+from apps.web import ApiError, Json, JsonApp, Request, make_server, parse_networks, stop_on_sigterm
 
 LEVELS = ("officer", "section-chief", "director", "deputy-mayor")
 MIN_DEPARTMENTS = 3
@@ -75,15 +80,17 @@ class ApprovalService:
     def __init__(
         self, db: str | Path, clock: Clock, limits: Limits | None = None, mailer: Mailer | None = None
     ) -> None:
-        self.store = Store(db, _SCHEMA)
+        self.store = Store(db, ACCOUNTS_SCHEMA + _SCHEMA)
         self.clock = clock
         self.limits = limits or Limits()
         self.mailer = mailer
         self.audit = Audit(self.store, "approval", clock)
+        self.accounts = Accounts(self.store, self.audit, clock)
         self.app = JsonApp("approval")
         self.app.on_op = self.audit.operation
         r = self.app.route
         r("GET", "/health", "health", lambda req: (200, {"ok": True}))
+        r("POST", "/login", "login", self.accounts.login)
         r("POST", "/applications", "submit", self._submit)
         r("GET", "/applications/{id}", "query", self._query)
         r("POST", "/applications/{id}/accept", "accept", self._accept)
@@ -310,6 +317,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--smtp", default="", help="HOST:PORT of the mail server for receipts (none: no mail)")
     p.add_argument("--limits", default="", help="accept,review,final time limits in seconds")
+    p.add_argument("--users", help='JSON file {"user": "password", ...}: staff accounts for POST /login')
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For is believed for the login source (repeatable)",
+    )
     a = p.parse_args(argv)
     mailer = None
     try:
@@ -319,7 +334,19 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(*(float(x) for x in a.limits.split(","))) if a.limits else Limits()
     except (TypeError, ValueError) as exc:
         p.error(f"--smtp HOST:PORT / --limits ACCEPT,REVIEW,FINAL seconds: {exc}")
+    try:
+        trusted = parse_networks(a.trusted_proxy)
+    except ValueError as exc:
+        p.error(f"--trusted-proxy: {exc}")
     svc = ApprovalService(a.db, SystemClock(), limits, mailer)
+    svc.app.trusted_proxies = trusted
+    if a.users:
+        try:
+            for name, password in dict(json.loads(Path(a.users).read_text())).items():
+                svc.accounts.add_user(str(name), str(password))
+        except (OSError, ValueError, TypeError) as exc:
+            svc.close()
+            p.error(f"--users {a.users}: expected a JSON object of user -> password ({exc})")
     server = make_server(svc.app, a.bind, a.port)
     stop = threading.Event()
 

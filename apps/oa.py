@@ -9,6 +9,12 @@ Each state has one holder (author, reviewer, ...) who alone may act on the docum
 to-do list shows it. Sealing signs the content, the metadata and the attachment digests with
 HMAC-SHA256 under a per-deployment key; `receive` verifies it and refuses (with an alert event)
 a document changed after sealing. Run it: `python -m apps.oa --db oa.db --port 8080 --users u.json`.
+
+Document bodies (`<id>/body.txt`, a new version on every edit) and attachments (`<id>/<sha256>`) are
+files on the file server, kept through a `govnet.filestore.FileStore`: a directory by default, or the
+HSM file server (`--files http://HOST:8090`). Opening a document or an attachment reads its file, which
+the HSM counts as an access (heat) and recalls from optical or tape if it went cold; the reply's
+`storage` says from where and the modelled latency, and `audit.points()` reports the mean.
 """
 
 from __future__ import annotations
@@ -20,15 +26,18 @@ import hashlib
 import hmac
 import json
 import os
-import re
 import secrets
 import sqlite3
 from pathlib import Path
 from typing import Any
 
+from apps.accounts import MAX_FAILURES as MAX_FAILURES
+from apps.accounts import NAME, Accounts
+from apps.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from apps.clock import Clock, SystemClock
 from apps.store import Audit, Store
-from apps.web import ApiError, Json, JsonApp, Request, make_server, stop_on_sigterm
+from apps.web import ApiError, Json, JsonApp, Request, make_server, parse_networks, stop_on_sigterm
+from govnet.filestore import DirFileStore, FileRead, FileStore, FileStoreError, open_file_store
 
 ROLES = ("author", "reviewer", "countersigner", "signer", "recipient")
 HOLDER = {
@@ -56,13 +65,9 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
     "archive": (("routed",), "archived"),
     "recall": (("sent",), "recalled"),
 }
-MAX_FAILURES = 5  # consecutive failed logins before an account is locked
-_PBKDF2_ROUNDS = 20_000
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
+_NAME = NAME
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, salt BLOB, hash BLOB, failures INTEGER DEFAULT 0);
-CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id INTEGER PRIMARY KEY, title TEXT NOT NULL, content TEXT NOT NULL, state TEXT NOT NULL,
     author TEXT NOT NULL, reviewer TEXT NOT NULL, countersigner TEXT NOT NULL, signer TEXT NOT NULL,
@@ -74,10 +79,6 @@ CREATE TABLE IF NOT EXISTS attachments (
     size INTEGER NOT NULL, PRIMARY KEY (doc_id, name)
 );
 """
-
-
-def _hash(password: str, salt: bytes) -> bytes:
-    return hashlib.pbkdf2_hmac("sha256", password.encode(), salt, _PBKDF2_ROUNDS)
 
 
 def load_key(path: Path) -> bytes:
@@ -97,64 +98,43 @@ def load_key(path: Path) -> bytes:
 class OAService:
     """The OA service over one SQLite database, one attachment directory and one sealing key."""
 
-    def __init__(self, db: str | Path, attachments: str | Path, key: bytes, clock: Clock) -> None:
-        self.store = Store(db, _SCHEMA)
+    def __init__(
+        self,
+        db: str | Path,
+        attachments: str | Path,
+        key: bytes,
+        clock: Clock,
+        files: FileStore | None = None,
+    ) -> None:
+        self.store = Store(db, ACCOUNTS_SCHEMA + _SCHEMA)
         self.clock = clock
         self.audit = Audit(self.store, "oa", clock)
+        self.accounts = Accounts(self.store, self.audit, clock)
         self.files = Path(attachments)
         self.files.mkdir(parents=True, exist_ok=True)
+        self.fs: FileStore = files or DirFileStore(self.files)
         self._key = key
         self.app = JsonApp("oa")
         self.app.on_op = self.audit.operation
         r = self.app.route
         r("GET", "/health", "health", lambda req: (200, {"ok": True}))
-        r("POST", "/login", "login", self._login)
+        r("POST", "/login", "login", self.accounts.login)
         r("POST", "/documents", "create", self._create)
         r("GET", "/documents/{id}", "open", self._open)
         r("PUT", "/documents/{id}", "edit", self._edit)
         r("POST", "/documents/{id}/attachments", "attach", self._attach)
+        r("GET", "/documents/{id}/attachments/{name}", "fetch", self._fetch)
         r("POST", "/documents/{id}/{action}", "flow", self._act)
         r("GET", "/todo", "todo", self._todo)
         r("GET", "/events", "events", self._events)
 
     def add_user(self, name: str, password: str) -> None:
         """Create or reset a user (not over HTTP: accounts come from the deployment's user file)."""
-        if not _NAME.match(name) or not password:
-            raise ValueError(f"bad user name or empty password for {name!r}")
-        salt = secrets.token_bytes(16)
-        with self.store.tx() as cur:
-            cur.execute(
-                "INSERT INTO users (name, salt, hash, failures) VALUES (?,?,?,0) ON CONFLICT(name) "
-                "DO UPDATE SET salt=excluded.salt, hash=excluded.hash, failures=0",
-                (name, salt, _hash(password, salt)),
-            )
+        self.accounts.add_user(name, password)
 
     # --- requests ---------------------------------------------------------------------------
-    def _login(self, req: Request) -> tuple[int, Json]:
-        user, password = req.text("user"), req.text("password")
-        with self.store.tx() as cur:
-            row = cur.execute("SELECT * FROM users WHERE name = ?", (user,)).fetchone()
-            if row is not None and row["failures"] >= MAX_FAILURES:
-                self.audit.login(cur, user, "locked", source=req.headers.get("x-forwarded-for", ""))
-                return 403, {"error": f"account {user!r} is locked after {MAX_FAILURES} failed logins"}
-            if row is None or not hmac.compare_digest(_hash(password, row["salt"]), row["hash"]):
-                if row is not None:
-                    cur.execute("UPDATE users SET failures = failures + 1 WHERE name = ?", (user,))
-                self.audit.login(cur, user, "failure", known_user=row is not None)
-                return 401, {"error": "wrong user name or password"}
-            token = secrets.token_urlsafe(24)
-            cur.execute("UPDATE users SET failures = 0 WHERE name = ?", (user,))
-            cur.execute("INSERT INTO sessions VALUES (?,?,?)", (token, user, self.clock.now()))
-            self.audit.login(cur, user, "success")
-        return 200, {"token": token, "user": user}
-
     def _user(self, req: Request, cur: sqlite3.Cursor) -> str:
-        auth = req.headers.get("authorization", "")
-        token = auth[7:] if auth.startswith("Bearer ") else ""
-        row = cur.execute("SELECT user FROM sessions WHERE token = ?", (token,)).fetchone() if token else None
-        if row is None:
-            raise ApiError(401, "log in first: send 'Authorization: Bearer <token>' from POST /login")
-        return str(row["user"])
+        return self.accounts.user(req, cur)
 
     def _doc(self, cur: sqlite3.Cursor, req: Request) -> sqlite3.Row:
         doc_id = req.number("id")
@@ -186,7 +166,15 @@ class OAService:
             )
             doc_id = int(cur.lastrowid or 0)
             self.audit.record(cur, "op", user, "create", str(doc_id))
-            return 201, self._view(cur, doc_id)
+            view = self._view(cur, doc_id)
+        try:  # outside the transaction: file-server writes of concurrent requests overlap
+            self.fs.put(_body(doc_id), fields["content"].encode())
+        except FileStoreError as exc:
+            with self.store.tx() as cur:  # not stored: the document never existed for the client
+                cur.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+                self.audit.record(cur, "op", user, "create-failed", str(doc_id), reason=str(exc))
+            raise ApiError(503, f"file server: {exc}") from None
+        return 201, view
 
     def _view(self, cur: sqlite3.Cursor, doc_id: int) -> Json:
         row = cur.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -206,7 +194,53 @@ class OAService:
                 cur.execute("UPDATE documents SET read_at = ? WHERE id = ?", (self.clock.now(), doc["id"]))
                 self.audit.record(cur, "op", user, "read", str(doc["id"]))
             self.audit.record(cur, "op", user, "open", str(doc["id"]))
-            return 200, self._view(cur, doc["id"])
+            view = self._view(cur, doc["id"])
+        # outside the transaction: a recall must not hold the database; a body lost by a crash right
+        # after create is written again from the database, which holds the content too
+        got, repaired = self._read(_body(doc["id"]), repair=view["content"].encode())
+        storage = {**got.storage(), **({"repaired": True} if repaired else {})}
+        return 200, {**view, "content": got.data.decode(errors="replace"), "storage": storage}
+
+    def _fetch(self, req: Request) -> tuple[int, Json]:
+        name = req.params["name"]
+        with self.store.tx() as cur:
+            user = self._user(req, cur)
+            doc = self._doc(cur, req)
+            if user not in {doc[r] for r in ROLES}:
+                raise ApiError(403, f"{user!r} has no part in document {doc['id']}")
+            row = cur.execute(
+                "SELECT sha256, size FROM attachments WHERE doc_id = ? AND name = ?", (doc["id"], name)
+            ).fetchone()
+            if row is None:
+                raise ApiError(404, f"document {doc['id']} has no attachment {name!r}")
+            self.audit.record(cur, "op", user, "fetch", str(doc["id"]), name=name)
+        got = self._read(f"{doc['id']}/{row['sha256']}")[0]
+        return 200, {
+            "name": name,
+            "sha256": row["sha256"],
+            "size": row["size"],
+            "data_b64": base64.b64encode(got.data).decode(),
+            "storage": got.storage(),
+        }
+
+    def _store(self, name: str, data: bytes) -> None:
+        try:
+            self.fs.put(name, data)
+        except FileStoreError as exc:
+            raise ApiError(503 if exc.status >= 500 else 507, f"file server: {exc}") from None
+
+    def _read(self, name: str, repair: bytes | None = None) -> tuple[FileRead, bool]:
+        """Read a file from the file server (counting its modelled latency); (read, repaired)."""
+        try:
+            got, repaired = self.fs.get(name), False
+        except FileStoreError as exc:
+            if exc.status != 404 or repair is None:
+                where = "missing on" if exc.status == 404 else "unavailable from"
+                raise ApiError(503, f"file {name} is {where} the file server: {exc}") from None
+            self._store(name, repair)
+            return self._read(name)[0], True
+        self.audit.storage(got.latency_s, got.recalled)
+        return got, repaired
 
     def _edit(self, req: Request) -> tuple[int, Json]:
         with self.store.tx() as cur:
@@ -221,6 +255,8 @@ class OAService:
                 "UPDATE documents SET title = ?, content = ?, updated = ? WHERE id = ?",
                 (title, content, self.clock.now(), doc["id"]),
             )
+            if content != doc["content"]:
+                self._store(_body(doc["id"]), content.encode())
             self.audit.record(cur, "op", user, "edit", str(doc["id"]))
             return 200, self._view(cur, doc["id"])
 
@@ -239,21 +275,12 @@ class OAService:
             if doc["state"] != "draft":
                 raise ApiError(409, f"document {doc['id']} is {doc['state']}; attach files to a draft")
             digest = hashlib.sha256(data).hexdigest()
-            self._blob(doc["id"], digest).parent.mkdir(parents=True, exist_ok=True)
-            tmp = self._blob(doc["id"], digest).with_suffix(".part")
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(self._blob(doc["id"], digest))
+            self._store(f"{doc['id']}/{digest}", data)
             cur.execute(
                 "INSERT OR REPLACE INTO attachments VALUES (?,?,?,?)", (doc["id"], name, digest, len(data))
             )
             self.audit.record(cur, "op", user, "attach", str(doc["id"]), name=name, size=len(data))
             return 201, self._view(cur, doc["id"])
-
-    def _blob(self, doc_id: int, digest: str) -> Path:
-        return self.files / str(doc_id) / digest
 
     def _check_holder(self, doc: sqlite3.Row, user: str, action: str) -> None:
         role = HOLDER.get(doc["state"])
@@ -323,10 +350,16 @@ class OAService:
             return "it carries no seal"
         if not hmac.compare_digest(self._signature(cur, doc, doc["sealed_at"]), doc["seal"]):
             return "seal does not match content and metadata (changed after sealing)"
+        try:
+            body = self.fs.get(_body(doc["id"])).data
+        except FileStoreError:
+            return "the document file is missing on the file server"
+        if body != doc["content"].encode():
+            return "the document file on the file server changed after sealing"
         for f in cur.execute("SELECT name, sha256 FROM attachments WHERE doc_id = ?", (doc["id"],)):
             try:
-                actual = hashlib.sha256(self._blob(doc["id"], f["sha256"]).read_bytes()).hexdigest()
-            except OSError:
+                actual = hashlib.sha256(self.fs.get(f"{doc['id']}/{f['sha256']}").data).hexdigest()
+            except FileStoreError:
                 return f"attachment {f['name']!r} is missing"
             if actual != f["sha256"]:
                 return f"attachment {f['name']!r} changed after sealing"
@@ -349,6 +382,11 @@ class OAService:
 
     def close(self) -> None:
         self.store.close()
+        self.fs.close()
+
+
+def _body(doc_id: int) -> str:
+    return f"{doc_id}/body.txt"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,12 +396,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--bind", default="127.0.0.1")
     p.add_argument("--attachments", help="attachment directory (default: DB path + '.files')")
+    p.add_argument(
+        "--files",
+        help="where document files live: a directory, or the HSM file server http://HOST:PORT "
+        "(python -m backup_hsm.files); default: the attachment directory",
+    )
     p.add_argument("--key", help="sealing key file (default: DB path + '.key'; created if missing)")
     p.add_argument("--users", help='JSON file {"user": "password", ...} to create or reset accounts')
-    a = p.parse_args(argv)
-    svc = OAService(
-        a.db, a.attachments or a.db + ".files", load_key(Path(a.key or a.db + ".key")), SystemClock()
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For is believed for the login source (repeatable)",
     )
+    a = p.parse_args(argv)
+    try:
+        trusted = parse_networks(a.trusted_proxy)
+    except ValueError as exc:
+        p.error(f"--trusted-proxy: {exc}")
+    files = a.attachments or a.db + ".files"
+    try:
+        store = open_file_store(a.files or files)
+    except FileStoreError as exc:
+        p.error(f"--files: {exc}")
+    svc = OAService(a.db, files, load_key(Path(a.key or a.db + ".key")), SystemClock(), store)
+    svc.app.trusted_proxies = trusted
     if a.users:
         try:
             for name, password in dict(json.loads(Path(a.users).read_text())).items():

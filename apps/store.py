@@ -68,6 +68,7 @@ class Audit:
         self._lock = threading.Lock()
         self._logins: dict[str, int] = {}
         self._ops: dict[str, tuple[int, float]] = {}  # op -> (count, total seconds)
+        self._reads = (0, 0.0, 0, 0.0)  # file reads: count, modelled seconds, recalls, their seconds
 
     def record(
         self, cur: sqlite3.Cursor, kind: str, user: str, action: str, target: str = "", **detail: Any
@@ -90,6 +91,12 @@ class Audit:
             n, total = self._ops.get(op, (0, 0.0))
             self._ops[op] = (n + 1, total + seconds)
 
+    def storage(self, latency_s: float, recalled: bool) -> None:
+        """Count one file read from the file server, with its modelled storage latency."""
+        with self._lock:
+            n, total, recalls, recall_s = self._reads
+            self._reads = (n + 1, total + latency_s, recalls + int(recalled), recall_s + recalled * latency_s)
+
     def events(self, kind: str = "", since_id: int = 0) -> list[dict[str, Any]]:
         """Events in order, optionally of one kind."""
         with self.store.tx() as cur:
@@ -103,6 +110,7 @@ class Audit:
         with self._lock:
             logins = dict(self._logins)
             ops = dict(self._ops)
+            reads, read_s, recalls, recall_s = self._reads
         out = [
             Point(LOGIN.name, {"service": self.service, "result": r}, {"attempts": n}, ts)
             for r, n in sorted(logins.items())
@@ -111,4 +119,12 @@ class Audit:
             Point(APP.name, {"app": self.service, "op": op}, {"latency_s": total / n, "ops": n}, ts)
             for op, (n, total) in sorted(ops.items())
         ]
+        if reads:  # the file server's modelled latency (HSM recalls), apart from the service's own time
+            for op, n, total in (("file-read", reads, read_s), ("file-recall", recalls, recall_s)):
+                if n:
+                    out.append(
+                        Point(
+                            APP.name, {"app": self.service, "op": op}, {"latency_s": total / n, "ops": n}, ts
+                        )
+                    )
         return [validate(p) for p in out]

@@ -4,10 +4,16 @@ A service is a `JsonApp`: a list of (method, path pattern, handler) routes. `dis
 (method, path, headers, body in; status and JSON out), so services are tested without sockets;
 `serve` wraps it in a `ThreadingHTTPServer`. Every client mistake is an `ApiError` with a 4xx
 status and a message that names the field; nothing a client sends produces a 500.
+
+`Request.source` is the client's address: the TCP peer, or, only when the peer is one of the app's
+`trusted_proxies`, the nearest untrusted address in `X-Forwarded-For` (read right to left, as each
+proxy appends the address it saw). A header from anyone else is ignored, so a client cannot forge
+its source in the login audit.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -24,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 32 * 1024 * 1024
 Json = dict[str, Any]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ApiError(Exception):
@@ -45,6 +52,7 @@ class Request:
     query: dict[str, str]
     headers: Mapping[str, str]
     body: Json = field(default_factory=dict)
+    source: str = ""  # the client's address (see client_address); "" when dispatched without a socket
 
     def text(self, name: str, *, required: bool = True, default: str = "") -> str:
         """A non-empty string field of the body (400 naming the field when missing or not a string)."""
@@ -75,6 +83,42 @@ class Request:
 Handler = Callable[[Request], tuple[int, Json]]
 
 
+def parse_networks(items: list[str] | tuple[str, ...]) -> tuple[Network, ...]:
+    """CIDRs or addresses (e.g. '10.0.9.0/24', '10.0.9.5') -> networks; ValueError names a bad one."""
+    out = []
+    for item in items:
+        try:
+            out.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"trusted proxy {item!r} is not an address or CIDR, e.g. 10.0.9.0/24") from None
+    return tuple(out)
+
+
+def _trusted(addr: str, trusted: tuple[Network, ...]) -> bool | None:
+    """Whether `addr` lies in a trusted network; None if it is not an IP address."""
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return None
+    return any(ip in net for net in trusted)
+
+
+def client_address(peer: str, forwarded_for: str, trusted: tuple[Network, ...]) -> str:
+    """The client's address: the peer, unless the peer is a trusted proxy, then the nearest untrusted
+    X-Forwarded-For hop (right to left). A malformed hop ends the walk at the last good address."""
+    if not trusted or not forwarded_for or _trusted(peer, trusted) is not True:
+        return peer
+    source = peer
+    for hop in reversed([h.strip() for h in forwarded_for.split(",")]):
+        ok = _trusted(hop, trusted)
+        if ok is None:
+            return source
+        source = hop
+        if not ok:
+            return hop
+    return source
+
+
 @dataclass(frozen=True)
 class _Route:
     method: str
@@ -90,14 +134,17 @@ class JsonApp:
         self.name = name
         self._routes: list[_Route] = []
         self.on_op: Callable[[str, float, int], None] | None = None
+        self.trusted_proxies: tuple[Network, ...] = ()
 
     def route(self, method: str, pattern: str, op: str, handler: Handler) -> None:
         """Add a route; `{name}` in the pattern captures one path segment."""
         regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern) + "$"
         self._routes.append(_Route(method, re.compile(regex), op, handler))
 
-    def dispatch(self, method: str, target: str, headers: Mapping[str, str], raw: bytes) -> tuple[int, Json]:
-        """Answer one request; never raises."""
+    def dispatch(
+        self, method: str, target: str, headers: Mapping[str, str], raw: bytes, peer: str = ""
+    ) -> tuple[int, Json]:
+        """Answer one request from `peer` (the TCP peer's address); never raises."""
         started = time.perf_counter()
         op = "unrouted"
         try:
@@ -105,7 +152,8 @@ class JsonApp:
             route, params = self._match(method, parts.path)
             op = route.op
             query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-            req = Request(method, parts.path, params, query, headers, _parse_body(method, raw))
+            source = client_address(peer, headers.get("x-forwarded-for", ""), self.trusted_proxies)
+            req = Request(method, parts.path, params, query, headers, _parse_body(method, raw), source)
             status, body = route.handler(req)
         except ApiError as exc:
             status, body = exc.status, {"error": exc.message, "status": exc.status}
@@ -161,7 +209,8 @@ def make_server(app: JsonApp, bind: str, port: int) -> ThreadingHTTPServer:
                 return
             raw = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
-            self._reply(*app.dispatch(self.command, self.path, headers, raw))
+            peer = str(self.client_address[0]) if self.client_address else ""
+            self._reply(*app.dispatch(self.command, self.path, headers, raw, peer))
 
         def _reply(self, status: int, body: Json) -> None:
             data = json.dumps(body).encode()

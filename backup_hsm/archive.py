@@ -17,6 +17,7 @@ from pathlib import Path
 
 MAGIC = b"HSMR"
 _HEAD = struct.Struct("<4sQIQ32sH")
+HEAD_SIZE = _HEAD.size  # a record's header before its name and data
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,8 @@ from backup_hsm.clock import DAY_S, VirtualClock
 from backup_hsm.devices import Library
 from backup_hsm.errors import HsmInputError, IntegrityError
 from backup_hsm.placement import Policy
-from backup_hsm.store import Hsm
+from backup_hsm.reclaim import reclaim
+from backup_hsm.store import RECLAIM_BELOW, Hsm
 
 SITES = ("online", "isolated", "offsite")
 RETENTION = {"online": 2, "isolated": 4, "offsite": 8}  # full chains kept per site
@@ -266,7 +267,8 @@ class Window:
 
 
 class Scheduler:
-    """Runs backups in the backup window and the HSM policy pass in the migration window, night by night."""
+    """Runs backups in the backup window, the HSM policy pass in the migration window and tape reclamation
+    in the reclamation window (bounded by its length in modelled time), night by night."""
 
     def __init__(
         self,
@@ -277,11 +279,16 @@ class Scheduler:
         policy: Policy,
         backup_window: Window = Window(22.0, 3.0),
         migration_window: Window = Window(1.0, 4.0),
+        reclamation_window: Window | None = Window(5.0, 2.0),
+        reclaim_below: float = RECLAIM_BELOW,
     ) -> None:
         for job in jobs:
             job.check()
         self.clock, self.hsm, self.backups, self.jobs, self.policy = clock, hsm, backups, jobs, policy
         self.windows = {"backup": backup_window, "migration": migration_window}
+        if reclamation_window is not None:
+            self.windows["reclamation"] = reclamation_window
+        self.reclaim_below = reclaim_below
         self.events: list[tuple[float, str, str]] = []
 
     def run_days(
@@ -302,7 +309,12 @@ class Scheduler:
                     for job in self.jobs:
                         b = self.backups.run(job)
                         self.events.append((when, "backup", f"{job.name} {b.mode} {b.size} bytes"))
-                else:
+                elif kind == "migration":
                     moves = self.hsm.apply(self.policy)
                     self.events.append((when, "migration", json.dumps(moves, sort_keys=True)))
+                else:
+                    budget = self.windows["reclamation"].hours * 3600
+                    done = reclaim(self.hsm, self.reclaim_below, budget_s=budget).to_dict()
+                    del done["volumes"]
+                    self.events.append((when, "reclamation", json.dumps(done, sort_keys=True)))
         return self.events

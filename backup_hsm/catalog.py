@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backup_hsm.archive import HEAD_SIZE
 from backup_hsm.heat import IntArray, bucket_of, key_of, touch, value_of
 from backup_hsm.placement import Rows
 
@@ -36,6 +37,9 @@ CREATE TABLE IF NOT EXISTS journal (
   src_medium TEXT, dst_tier INTEGER, dst_medium TEXT, dst_offset INTEGER, time REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS alarms (
   id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS retired (
+  name TEXT PRIMARY KEY, tier INTEGER NOT NULL, time REAL NOT NULL, written INTEGER NOT NULL,
+  files INTEGER NOT NULL, reason TEXT NOT NULL);
 """
 INDEXES = """
 CREATE INDEX IF NOT EXISTS files_heat ON files (heat_bucket, tier, size);
@@ -55,6 +59,27 @@ class FileRow:
     last_access: float
     accesses: int
     heat_key: float
+
+
+@dataclass(frozen=True)
+class Volume:
+    """One archive medium (disc or cartridge): bytes written, bytes its live records hold."""
+
+    name: str
+    tier: int
+    written: int
+    live: int
+    files: int
+
+    @property
+    def dead(self) -> int:
+        """Bytes of superseded records (recalled, updated, expired): what reclamation frees."""
+        return self.written - self.live
+
+    @property
+    def live_fraction(self) -> float:
+        """Live bytes / written bytes (1.0 for an empty medium)."""
+        return self.live / self.written if self.written else 1.0
 
 
 class Catalog:
@@ -165,6 +190,18 @@ class Catalog:
                 f"SELECT heat_key, id, size, tier, last_access FROM files WHERE {where}", params
             ).fetchall()
         )
+
+    # media ----------------------------------------------------------------------------------------
+    def volumes(self, tier: int | None = None) -> list[Volume]:
+        """Every archive medium with its live bytes (records of current copies, headers included)."""
+        rows = self.db.execute(
+            "SELECT m.name, m.tier, m.end, COALESCE(SUM(c.length + ? + LENGTH(CAST(f.name AS BLOB))), 0), "
+            "COUNT(c.file_id) FROM media m LEFT JOIN copies c ON c.tier = m.tier AND c.medium = m.name "
+            "LEFT JOIN files f ON f.id = c.file_id WHERE ? IS NULL OR m.tier = ? "
+            "GROUP BY m.name ORDER BY m.name",
+            (HEAD_SIZE, tier, tier),
+        ).fetchall()
+        return [Volume(str(n), int(t), int(e), int(live), int(k)) for n, t, e, live, k in rows]
 
     # alarms ---------------------------------------------------------------------------------------
     def alarm(self, now: float, kind: str, name: str, detail: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 DAY_S = 86_400.0
 
 
@@ -30,3 +32,26 @@ class VirtualClock:
     def day(self) -> int:
         """The day number of the current time (day 0 starts at t = 0)."""
         return int(self._now // DAY_S)
+
+
+class WallClock(VirtualClock):
+    """Real time, for a store that serves a live service (heat decays with the wall clock)."""
+
+    def __init__(self) -> None:
+        super().__init__(0.0)
+
+    def now(self) -> float:
+        """Seconds since the Unix epoch."""
+        return time.time()
+
+    def advance(self, seconds: float) -> float:
+        """Wall time cannot be moved; returns now."""
+        return self.now()
+
+    def set(self, when: float) -> float:
+        """Wall time cannot be moved; returns now."""
+        return self.now()
+
+    def day(self) -> int:
+        """The day number of the current time."""
+        return int(self.now() // DAY_S)

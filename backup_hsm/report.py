@@ -78,3 +78,34 @@ def format_report(r: dict[str, Any]) -> str:
         f"media cost per TB stored: {cost}",
     ]
     return "\n".join(lines)
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """`govnet hsm status` as text: tiers, media, volumes by live fraction (* = to reclaim), alarms."""
+    lines = [f"HSM store {status['root']}"]
+    for name, t in status["tiers"].items():
+        lines.append(f"  {name:8} {t['files']:>8} files {t['bytes']:>14,} bytes of {t['capacity']:,}")
+    lines.append(
+        f"  media {status['media']} (retired {status['retired']}), pending steps {status['pending']}, "
+        f"alarms {len(status['alarms'])}"
+    )
+    vols = sorted(status["volumes"], key=lambda v: (v["live_fraction"], v["name"]))
+    if vols:
+        below = 100 * status["reclaim_below"]
+        cands = [v for v in vols if v["candidate"]]
+        lines.append(
+            f"  reclaimable {sum(v['reclaimable'] for v in vols):,} bytes; "
+            f"{len(cands)} volume(s) below {below:g} % live hold {sum(v['reclaimable'] for v in cands):,}"
+        )
+        lines.append(
+            f"  {'volume':24} {'tier':7} {'written':>14} {'live':>14} {'live %':>7} {'reclaimable':>14}"
+        )
+        for v in vols[:20]:
+            lines.append(
+                f"  {v['name']:24} {v['tier']:7} {v['written']:>14,} {v['live']:>14,} "
+                f"{100 * v['live_fraction']:>6.1f}{'*' if v['candidate'] else ' '} {v['reclaimable']:>14,}"
+            )
+        if len(vols) > 20:
+            lines.append(f"  ... {len(vols) - 20} more volumes (--json lists all)")
+    lines += [f"  ALARM {a['kind']}: {a['name']}: {a['detail']}" for a in status["alarms"][-5:]]
+    return "\n".join(lines)

@@ -26,6 +26,8 @@ from backup_hsm.placement import Policy
 from govnet.paths import var_dir
 
 PRIMARY = "primary"
+# a volume whose live fraction is below this is reclaimed (Spectrum Protect's RECLAIM=60: 60 % dead)
+RECLAIM_BELOW = 0.4
 
 
 def sha256(data: bytes) -> str:
@@ -71,8 +73,12 @@ class Hsm:
         clock: VirtualClock | None = None,
         library: Library | None = None,
         half_life_s: float = DEFAULT_HALF_LIFE_S,
+        recover: bool = True,
     ) -> Hsm:
-        """Open (or create) a store and recover whatever a crash left half done."""
+        """Open (or create) a store and recover whatever a crash left half done.
+
+        `recover=False` only looks (e.g. `govnet hsm status` beside a running service that owns the
+        store): recovery must run only in the one process that writes."""
         path = Path(root) if root else default_root()
         if path.exists() and not path.is_dir():
             raise HsmInputError(
@@ -83,7 +89,8 @@ class Hsm:
                 "give a directory (it is created if missing)",
             )
         hsm = cls(path, clock or VirtualClock(), library or Library(), half_life_s)
-        hsm.recover()
+        if recover:
+            hsm.recover()
         return hsm
 
     def close(self) -> None:
@@ -124,21 +131,26 @@ class Hsm:
     def _free(self, tier: int) -> int:
         return self.library.capacity(tier) - self.catalog.tier_bytes()[tier][1]
 
-    def _place(self, tier: int, role: str, fid: int, version: int, size: int) -> tuple[str, int]:
-        """Choose the medium and offset for a new copy: a disk file, or the end of an archive medium."""
+    def _place(
+        self, tier: int, role: str, fid: int, version: int, size: int, avoid: frozenset[str] = frozenset()
+    ) -> tuple[str, int]:
+        """Choose the medium and offset for a new copy: a disk file, or the end of an archive medium.
+
+        `avoid`: media not to write to (reclamation's sources). New media get a number never used before
+        (retired volumes included), so a name always means one cartridge's contents."""
         if tier == DISK:
             return f"{fid}.v{version}" + ("" if role == PRIMARY else f".{role}"), 0
         unit = self.library.optical.disc_bytes if tier == OPTICAL else self.library.tape.cartridge_bytes
         count = self.library.optical.discs if tier == OPTICAL else self.library.tape.cartridges
         prefix = ("disc" if tier == OPTICAL else "cart") + ("" if role == PRIMARY else f"-{role}")
+        pattern = prefix + "-[0-9][0-9][0-9][0-9]*"
         for name, end in self.catalog.db.execute(
-            "SELECT name, end FROM media WHERE tier = ? AND name GLOB ? ORDER BY name",
-            (tier, prefix + "-[0-9]*"),
+            "SELECT name, end FROM media WHERE tier = ? AND name GLOB ? ORDER BY name", (tier, pattern)
         ):
-            if end + size + 4096 <= unit:
+            if end + size + 4096 <= unit and name not in avoid:
                 return str(name), int(end)
         used = self.catalog.db.execute(
-            "SELECT COUNT(*) FROM media WHERE tier = ? AND name GLOB ?", (tier, prefix + "-[0-9]*")
+            "SELECT COUNT(*) FROM media WHERE tier = ? AND name GLOB ?", (tier, pattern)
         ).fetchone()[0]
         if used >= count or size + 4096 > unit:
             raise TierFullError(
@@ -146,9 +158,15 @@ class Hsm:
                 f"tiers.{TIER_NAMES[tier]}.media",
                 "no medium has room",
                 f"{used} of {count} full",
-                "add media to the library or migrate data off it",
+                "add media to the library, reclaim (`govnet hsm reclaim`) or migrate data off it",
             )
-        name = f"{prefix}-{used:04d}.arc"
+        taken = self.catalog.db.execute(
+            "SELECT name FROM media WHERE tier = ? AND name GLOB ? UNION "
+            "SELECT name FROM retired WHERE tier = ? AND name GLOB ?",
+            (tier, pattern, tier, pattern),
+        ).fetchall()
+        number = 1 + max((_medium_no(str(n)) for (n,) in taken), default=-1)
+        name = f"{prefix}-{number:04d}.arc"
         with self.catalog.tx() as db:
             db.execute("INSERT INTO media (name, tier, end) VALUES (?, ?, 0)", (name, tier))
         return name, 0
@@ -276,8 +294,26 @@ class Hsm:
         for tmp in (self.root / "disk").glob("*.tmp"):
             tmp.unlink()
             done.append(f"removed {tmp.name}")
+        live = {str(m) for (m,) in db.execute("SELECT medium FROM copies WHERE tier = ?", (DISK,))}
+        for path in (self.root / "disk").iterdir():  # no step is in flight now: unreferenced is garbage
+            if path.name not in live:
+                path.unlink()
+                done.append(f"removed unreferenced disk file {path.name}")
+        for path in self._orphan_media():  # a volume retired by reclamation, killed before the unlink
+            path.unlink()
+            done.append(f"removed retired volume {path.name}")
         self.recovered = done
         return done
+
+    def _orphan_media(self) -> list[Path]:
+        """Archive files on optical/tape that no media row names (retired, or never registered)."""
+        known = {(int(t), str(n)) for n, t in self.catalog.db.execute("SELECT name, tier FROM media")}
+        return [
+            p
+            for tier in (OPTICAL, TAPE)
+            for p in sorted((self.root / TIER_NAMES[tier]).glob("*.arc"))
+            if (tier, p.name) not in known
+        ]
 
     # public API -----------------------------------------------------------------------------------
     def put(self, name: str, data: bytes) -> FileRow:
@@ -313,6 +349,16 @@ class Hsm:
         got = self.catalog.get_id(row.id)
         assert got is not None
         return got
+
+    def expire(self, name: str) -> None:
+        """Delete a file and all its copies (retention ended): archive records become dead space."""
+        row = self.stat(name)
+        copies = self.copies(row.id)
+        with self.catalog.tx() as c:
+            for table, col in (("files", "id"), ("versions", "file_id"), ("copies", "file_id")):
+                c.execute(f"DELETE FROM {table} WHERE {col} = ?", (row.id,))
+        for cp in copies:  # a kill before these unlinks leaves stray disk files; recover() removes them
+            self._drop(cp)
 
     def stat(self, name: str) -> FileRow:
         """The catalog entry of a file."""
@@ -382,8 +428,8 @@ class Hsm:
     # integrity ------------------------------------------------------------------------------------
     def _verified(self, row: FileRow) -> bytes:
         """The file's bytes from its primary copy, or from another copy (rewriting the primary) + alarm."""
-        copies = self.copies(row.id)
-        for c in copies:
+        copies = [c for c in self.copies(row.id) if c.role == PRIMARY or c.checksum == row.checksum]
+        for c in copies:  # copies of older versions are no substitute for the current one
             data = self._read_copy(c)
             if sha256(data) == row.checksum:
                 if c.role != PRIMARY:
@@ -421,12 +467,14 @@ class Hsm:
             copies = self.copies(row.id)
             if row.tier < 0 or not copies or copies[0].role != PRIMARY or copies[0].tier != row.tier:
                 bad.append(f"{row.name}: catalog tier {row.tier} has no matching primary copy")
-            for c in copies:
+            for c in copies:  # a backup role may hold an older version: it must match its own checksum
                 if c.tier == DISK:
                     live.add(c.medium)
-                if sha256(self._read_copy(c)) != row.checksum:
+                want = row.checksum if c.role == PRIMARY else c.checksum
+                if sha256(self._read_copy(c)) != want:
                     bad.append(f"{row.name}: {c.role} copy on {c.medium} does not match")
         bad += [f"stray disk file {p.name}" for p in (self.root / "disk").iterdir() if p.name not in live]
+        bad += [f"stray archive {p.parent.name}/{p.name}" for p in self._orphan_media()]
         bad += [f"pending journal step {j}" for (j,) in self.catalog.db.execute("SELECT id FROM journal")]
         for name, tier, end in self.catalog.db.execute("SELECT name, tier, end FROM media"):
             path = self._path(int(tier), name)  # a medium a crash registered before its first write has none
@@ -434,10 +482,11 @@ class Hsm:
                 bad.append(f"{name}: size differs from the committed end {end}")
         return bad
 
-    def status(self) -> dict[str, Any]:
-        """Files and bytes per tier, capacity, media, pending steps and alarms."""
+    def status(self, reclaim_below: float = RECLAIM_BELOW) -> dict[str, Any]:
+        """Files and bytes per tier, capacity, media (with reclaimable bytes), pending steps and alarms."""
         usage = self.catalog.tier_bytes()
         db = self.catalog.db
+        vols = self.catalog.volumes()
         return {
             "root": str(self.root),
             "tiers": {
@@ -445,6 +494,21 @@ class Hsm:
                 for t, (n, b) in usage.items()
             },
             "media": db.execute("SELECT COUNT(*) FROM media").fetchone()[0],
+            "volumes": [
+                {
+                    "name": v.name,
+                    "tier": TIER_NAMES[v.tier],
+                    "written": v.written,
+                    "live": v.live,
+                    "files": v.files,
+                    "reclaimable": v.dead,
+                    "live_fraction": round(v.live_fraction, 4),
+                    "candidate": v.written > 0 and v.live_fraction < reclaim_below,
+                }
+                for v in vols
+            ],
+            "reclaim_below": reclaim_below,
+            "retired": db.execute("SELECT COUNT(*) FROM retired").fetchone()[0],
             "pending": db.execute("SELECT COUNT(*) FROM journal").fetchone()[0],
             "alarms": [
                 {"time": t, "kind": k, "name": n, "detail": d} for t, k, n, d in self.catalog.alarms()
@@ -453,15 +517,10 @@ class Hsm:
 
     @staticmethod
     def format_status(status: dict[str, Any]) -> str:
-        """The status as a few lines of text."""
-        lines = [f"HSM store {status['root']}"]
-        for name, t in status["tiers"].items():
-            lines.append(f"  {name:8} {t['files']:>8} files {t['bytes']:>14,} bytes of {t['capacity']:,}")
-        lines.append(
-            f"  media {status['media']}, pending steps {status['pending']}, alarms {len(status['alarms'])}"
-        )
-        lines += [f"  ALARM {a['kind']}: {a['name']}: {a['detail']}" for a in status["alarms"][-5:]]
-        return "\n".join(lines)
+        """The status as a few lines of text (report.format_status)."""
+        from backup_hsm.report import format_status
+
+        return format_status(status)
 
 
 def _medium_no(medium: str) -> int:

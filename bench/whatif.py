@@ -5,16 +5,18 @@ Run: .venv/bin/python bench/whatif.py [--quick]
 The baseline is what one would write first: a networkx DiGraph with the same OSPF costs, one
 shortest path per demand (networkx, recomputed for every failure, no ECMP), and progressive filling
 in plain Python. Its N-1 is timed on a sample of failures and scaled to all of them (said so in
-the output). The scale curve grows the reference model by its parameters up to ~10,000 nodes.
+the output). The scale curve grows the reference model by its parameters up to ~10,000 nodes
+(10,466 at 250 bureaus x 39 desktops on a 64-node ring), each point in a fresh process so that
+its peak RSS is its own.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import itertools
+import multiprocessing
+import resource
 import time
-import tracemalloc
 from typing import Any
 
 import networkx as nx
@@ -94,6 +96,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="smaller scale curve")
     ap.add_argument("--sample", type=int, default=15, help="failures the baseline N-1 is timed on")
+    ap.add_argument("--n1-max-nodes", type=int, default=2600, help="largest model our N-1 runs on")
+    ap.add_argument("--baseline-max-nodes", type=int, default=2600, help="largest model for networkx")
     args = ap.parse_args()
 
     net = load_model("weihai")
@@ -127,28 +131,77 @@ def main() -> None:
         f"(timed on {len(sample)} failures, scaled)   ratio {t_bs / t_n1:6.0f}x"
     )
 
-    print("\nscale curve (built-in demands; solve = route + calls + max-min; N-1 only up to ~2,000 nodes)")
-    print(f"  {'nodes':>6} {'links':>6} {'demands':>7} {'solve s':>8} {'peak MiB':>9} {'N-1 s':>8}")
-    points = [(60, 2, 4), (120, 8, 8), (250, 8, 16), (250, 18, 32), (250, 36, 64)]
+    print(
+        f"\nscale curve: each point in a fresh process (peak RSS = that process's ru_maxrss, Python and"
+        f" numpy included); N-1 (serial, one core) up to {args.n1_max_nodes} nodes, the networkx"
+        f" baseline up to {args.baseline_max_nodes} nodes (above that it would take minutes: skipped)"
+    )
+    print(
+        f"  {'nodes':>6} {'links':>6} {'demands':>7} {'expand s':>8} {'solve s':>8} {'peak MiB':>8}"
+        f" {'N-1 s':>8} {'failures':>8} | {'nx solve s':>10} {'nx MiB':>7} {'nx N-1 s':>9}"
+    )
+    points = [(60, 2, 4), (120, 8, 8), (250, 8, 16), (250, 18, 32), (250, 39, 64)]
     if args.quick:
         points = points[:3]
-    for bureaus, desktops, ring in points:
-        m = scaled(bureaus, desktops, ring)
-        dem = builtin_demands(m)
-        gc.collect()
-        t0 = time.perf_counter()
-        Simulator(m, dem).result(None)
-        t_solve = time.perf_counter() - t0
-        tracemalloc.start()
-        Simulator(m, dem).result(None)
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
-        tracemalloc.stop()
-        n1 = ""
-        if len(m.nodes) <= 2500:
-            t0 = time.perf_counter()
-            n_minus_1(Simulator(m, dem))
-            n1 = f"{time.perf_counter() - t0:8.2f}"
-        print(f"  {len(m.nodes):>6} {len(m.links):>6} {len(dem):>7} {t_solve:>8.3f} {peak:>9.1f} {n1:>8}")
+    ctx = multiprocessing.get_context("fork")
+    for point in points:
+        with ctx.Pool(1, maxtasksperchild=1) as pool:
+            pt = pool.apply(_ours_point, (point, args.n1_max_nodes))
+        base_cols = f"{'skipped':>10} {'':>7} {'':>9}"
+        if pt["nodes"] <= args.baseline_max_nodes:
+            with ctx.Pool(1, maxtasksperchild=1) as pool:
+                nx_pt = pool.apply(_baseline_point, (point, args.sample))
+            base_cols = f"{nx_pt['solve']:>10.3f} {nx_pt['peak']:>7.0f} {nx_pt['n1']:>9.1f}"
+        n1 = f"{pt['n1']:>8.2f}" if pt["n1"] is not None else f"{'-':>8}"
+        print(
+            f"  {pt['nodes']:>6} {pt['links']:>6} {pt['demands']:>7} {pt['expand']:>8.2f}"
+            f" {pt['solve']:>8.3f} {pt['peak']:>8.0f} {n1} {pt['failures']:>8} | {base_cols}",
+            flush=True,
+        )
+    print("  (nx N-1: timed on a sample of failures and scaled to all of them)")
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _ours_point(point: tuple[int, int, int], n1_max_nodes: int) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    m = scaled(*point)
+    t_expand = time.perf_counter() - t0
+    dem = builtin_demands(m)
+    t0 = time.perf_counter()
+    sim = Simulator(m, dem)
+    sim.result(None)
+    t_solve = time.perf_counter() - t0
+    n1 = None
+    if len(m.nodes) <= n1_max_nodes:
+        n1 = n_minus_1(sim).seconds
+    return {
+        "nodes": len(m.nodes),
+        "links": len(m.links),
+        "demands": len(dem),
+        "expand": t_expand,
+        "solve": t_solve,
+        "peak": _peak_mib(),
+        "n1": n1,
+        "failures": len(n_minus_1_failures(m)),
+    }
+
+
+def _baseline_point(point: tuple[int, int, int], sample: int) -> dict[str, float]:
+    m = scaled(*point)
+    dem = builtin_demands(m)
+    t0 = time.perf_counter()
+    baseline_solve(m, dem, (frozenset(), frozenset()))
+    t_solve = time.perf_counter() - t0
+    failures = n_minus_1_failures(m)
+    picked = failures[:: max(1, len(failures) // sample)][:sample]
+    t0 = time.perf_counter()
+    for f in picked:
+        baseline_solve(m, dem, (f.links, f.nodes))
+    t_n1 = (time.perf_counter() - t0) / len(picked) * len(failures)
+    return {"solve": t_solve, "peak": _peak_mib(), "n1": t_n1}
 
 
 if __name__ == "__main__":

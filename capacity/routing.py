@@ -80,20 +80,38 @@ class Router:
         self.access = template.access
         self.gateway = template.gateway
         self.edges = template.edges
-        self._pair: dict[tuple[str, str], int] = {
-            k: i for k, i in template.pair_all.items() if i not in self.failed_links
-        }
+        self.pair_all = template.pair_all
         # out[u] / inn[v]: (peer, resource, cost), without what failed
         self.out: dict[str, list[tuple[str, int, int]]] = {}
         self.inn: dict[str, list[tuple[str, int, int]]] = {}
         fl, fn = self.failed_links, self.failed_nodes
-        for u, v, r, cost in self.edges:
-            if (r >> 1) in fl or u in fn or v in fn:
-                continue
-            self.out.setdefault(u, []).append((v, r, cost))
-            self.inn.setdefault(v, []).append((u, r, cost))
+        if template is self:
+            for u, v, r, cost in self.edges:
+                self.out.setdefault(u, []).append((v, r, cost))
+                self.inn.setdefault(v, []).append((u, r, cost))
+        else:  # share the template's lists; _drop rebuilds only those of nodes next to what failed
+            self.out = dict(template.out)
+            self.inn = dict(template.inn)
+        self._drop(fl, fn)
         self._dist: dict[str, dict[str, int]] = {}
         self._seg: dict[tuple[str, str], Segment | None] = {}
+
+    def _drop(self, fl: frozenset[int], fn: frozenset[str]) -> None:
+        """Drop the edges of failed links and nodes from out/inn (only the touched nodes' lists)."""
+        if not fl and not fn:
+            return
+        touched = set(fn)
+        for li in fl:
+            if 0 <= li < len(self.net.links):
+                touched.update((self.net.links[li].a, self.net.links[li].b))
+        for nd in fn:
+            touched.update(v for v, _r, _c in self.out.get(nd, ()))
+            touched.update(u for u, _r, _c in self.inn.get(nd, ()))
+        for u in touched:
+            for table in (self.out, self.inn):
+                if u in table:
+                    keep = u not in fn
+                    table[u] = [e for e in table[u] if keep and (e[1] >> 1) not in fl and e[0] not in fn]
 
     def _build(self) -> None:
         """What does not depend on failures: forwarding edges with costs, host attachments, gateways."""
@@ -274,4 +292,5 @@ class Router:
 
     def _link_between(self, a: str, b: str) -> int | None:
         # a stub LAN switch has no forwarding edge towards its gateway: use the LAN link itself
-        return self._pair.get((a, b))
+        i = self.pair_all.get((a, b))
+        return None if i is None or i in self.failed_links else i

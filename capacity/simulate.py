@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import NDArray
 
 from capacity.demands import CLASSES, Demand
 from capacity.routing import Route, Router
@@ -139,6 +140,12 @@ class Simulator:
         self.bw = np.array([lk.bw_mbps for lk in net.links], dtype=float)
         self.capacity = np.repeat(self.bw, 2)
         self.nodes = {nd.name: nd for nd in net.nodes}
+        names = np.array([tc.name for tc in self.tclass], dtype=object)
+        self.call_masks = [
+            (CLASSES[nm], names == nm) for nm in sorted({tc.name for tc in self.tclass if not tc.elastic})
+        ]
+        self._routed_cache: tuple[list[Route], NDArray[np.bool_]] | None = None
+        self._last_hit: tuple[list[Route], list[int]] | None = None  # the re-routed demands of routes()
         self.base = Router(net)
         self.base_routes = [self._route(self.base, i) for i in range(n)]
         self.rows, self.cols, self.vals = self._coo(self.base_routes, range(n))
@@ -196,14 +203,17 @@ class Simulator:
     def routes(self, failure: Failure | None) -> tuple[list[Route], I, I, F]:
         if failure is None or (not failure.links and not failure.nodes):
             return self.base_routes, self.rows, self.cols, self.vals
-        router = Router(self.net, failure.links, failure.nodes, template=self.base)
         hit = self.affected(failure)
         routes = list(self.base_routes)
-        for i in hit:
-            routes[i] = self._route(router, i)
+        self._last_hit = (routes, hit)
         if not hit:
             return routes, self.rows, self.cols, self.vals
-        keep = ~np.isin(self.cols, np.array(hit, dtype=np.int64))
+        router = Router(self.net, failure.links, failure.nodes, template=self.base)
+        for i in hit:
+            routes[i] = self._route(router, i)
+        gone = np.zeros(len(self.demands), dtype=bool)
+        gone[hit] = True
+        keep = ~gone[self.cols]
         r2, c2, v2 = self._coo([routes[i] for i in hit], hit)
         return (
             routes,
@@ -212,18 +222,36 @@ class Simulator:
             np.concatenate([self.vals[keep], v2]),
         )
 
-    def solve(self, routes: Sequence[Route], rows: I, cols: I, vals: F) -> tuple[F, F, F, F]:
+    def _routed(self, routes: Sequence[Route]) -> NDArray[np.bool_]:
+        """Which demands have a route; the intact network's answer is kept, a failure's is patched."""
+        cache = self._routed_cache
+        if cache is None or cache[0] is not self.base_routes:
+            cache = (self.base_routes, np.array([r.ok for r in self.base_routes], dtype=bool))
+            self._routed_cache = cache
+        if routes is self.base_routes:
+            return cache[1]
+        routed = cache[1].copy()
+        last = self._last_hit
+        if last is not None and last[0] is routes:
+            changed = last[1]
+        else:
+            changed = [i for i, (a, b) in enumerate(zip(routes, self.base_routes, strict=True)) if a is not b]
+        routed[changed] = [routes[i].ok for i in changed]
+        return routed
+
+    def solve(
+        self, routes: Sequence[Route], rows: I, cols: I, vals: F, reduce: bool = True
+    ) -> tuple[F, F, F, F]:
         """(rate per demand, load per resource, call blocking per resource, call blocking per demand)."""
         n = len(self.demands)
         nres = self.capacity.shape[0]
-        routed = np.array([r.ok for r in routes], dtype=bool)
+        routed = self._routed(routes)
         rate = np.zeros(n)
         blocking = np.zeros(n)
         res_block = np.zeros(nres)
         inel_load = np.zeros(nres)
-        for name in {tc.name for tc in self.tclass if not tc.elastic}:
-            tc = CLASSES[name]
-            mask = np.array([t.name == name for t in self.tclass]) & routed
+        for tc, cmask in self.call_masks:
+            mask = cmask & routed
             if not mask.any():
                 continue
             sel = mask[cols]
@@ -232,7 +260,9 @@ class Simulator:
             nl = self.bw.shape[0]
             key = cols[sel] * nl + rows[sel] // 2
             order = np.argsort(key, kind="stable")
-            uniq, start = np.unique(key[order], return_index=True)
+            skey = key[order]
+            start = np.flatnonzero(np.r_[True, skey[1:] != skey[:-1]]) if skey.size else skey
+            uniq = skey[start]
             frac = np.maximum.reduceat(vals[sel][order], start) if uniq.size else np.zeros(0)
             servers = np.floor(tc.share * self.bw / tc.call_mbps + 1e-9).astype(np.int64)
             b_dem, b_link = reduced_load(uniq % nl, uniq // nl, frac, self.erlangs, servers)
@@ -245,7 +275,7 @@ class Simulator:
         sel = emask[cols]
         caps = np.where(emask, self.mbps, 0.0)
         room = np.maximum(self.capacity - inel_load, 0.0)
-        erate = max_min(rows[sel], cols[sel], vals[sel], caps, room)
+        erate = max_min(rows[sel], cols[sel], vals[sel], caps, room, reduce=reduce)
         rate[emask] = erate[emask]
         load = np.bincount(rows, weights=vals * rate[cols], minlength=nres).astype(np.float64)
         return rate, load, res_block, blocking
@@ -274,10 +304,10 @@ class Simulator:
         ]
         return Result(self.net, links, drs, names, load)
 
-    def utilisation(self, failure: Failure | None) -> tuple[F, F]:
+    def utilisation(self, failure: Failure | None, reduce: bool = True) -> tuple[F, F]:
         """(per-link utilisation, per-link worst call blocking) of one scenario: the fast path for N-1."""
         routes, rows, cols, vals = self.routes(failure)
-        _rate, load, res_block, _b = self.solve(routes, rows, cols, vals)
+        _rate, load, res_block, _b = self.solve(routes, rows, cols, vals, reduce=reduce)
         util = np.maximum(load[0::2], load[1::2]) / np.where(self.bw > 0, self.bw, math.inf)
         return util, np.maximum(res_block[0::2], res_block[1::2])
 

@@ -31,40 +31,75 @@ def erlang_b(erlangs: float, servers: int) -> float:
 
 
 def erlang_b_many(erlangs: F, servers: NDArray[np.int64]) -> F:
-    """erlang_b over arrays: one vectorised recursion up to the largest server count."""
-    b = np.ones(erlangs.shape[0])
-    if b.shape[0] == 0:
-        return b
-    for n in range(1, int(servers.max(initial=0)) + 1):
-        step = erlangs * b / (n + erlangs * b)
-        b = np.where(n <= servers, step, b)
-    return np.where(erlangs > 0, b, 0.0)
+    """erlang_b over arrays: one vectorised recursion, each step only over the elements that still
+    have servers to add (sorted by server count, so that is a suffix)."""
+    m = erlangs.shape[0]
+    if m == 0:
+        return np.ones(0)
+    order = np.argsort(servers, kind="stable")
+    e = erlangs[order]
+    s = servers[order]
+    b = np.ones(m)
+    top = int(s[-1])
+    starts = np.searchsorted(s, np.arange(1, top + 1), side="left").tolist()
+    for n, lo in enumerate(starts, start=1):
+        eb = e[lo:] * b[lo:]
+        b[lo:] = eb / (n + eb)
+    out = np.empty(m)
+    out[order] = b
+    return np.where(erlangs > 0, out, 0.0)
 
 
-def max_min(rows: I, cols: I, vals: F, caps: F, capacity: F) -> F:
+def max_min(rows: I, cols: I, vals: F, caps: F, capacity: F, reduce: bool = True) -> F:
     """Max-min fair rates (progressive filling), each demand capped at caps[d]; capacity per resource.
 
     All unfrozen demands rise together; when a resource fills, every demand on it freezes; when a
     demand reaches its cap, it freezes. Each round freezes at least one demand or resource.
+
+    With `reduce` (the default), demands that cross no over-subscribed resource (the caps of all its
+    demands fit) get their caps at once, and only the rest is filled, on what they leave. The
+    allocation is the same (max-min fair with caps is unique; a resource whose caps fit can only be
+    a bottleneck of demands already at their caps), and the filling runs on the congested part only.
     """
     n = caps.shape[0]
     nres = capacity.shape[0]
-    rate = np.zeros(n)
     if n == 0:
-        return rate
+        return np.zeros(0)
     load = np.bincount(rows, weights=vals * caps[cols], minlength=nres)
-    if np.all(load <= capacity + EPS):
+    over = load > capacity + EPS
+    if not over.any():
         return caps.copy()  # nothing is short: everyone gets what they ask for
+    if not reduce:
+        return _fill(rows, cols, vals, caps, capacity)
+    tight = np.zeros(n, dtype=bool)
+    tight[cols[over[rows]]] = True
+    rate = caps.copy()
+    rate[tight] = 0.0
+    on = tight[cols]
+    fixed = np.bincount(rows[~on], weights=vals[~on] * caps[cols[~on]], minlength=nres)
+    idx = np.flatnonzero(tight)
+    compact = np.full(n, -1, dtype=np.int64)
+    compact[idx] = np.arange(idx.shape[0])
+    rate[idx] = _fill(rows[on], compact[cols[on]], vals[on], caps[idx], capacity - fixed)
+    return rate
+
+
+def _fill(rows: I, cols: I, vals: F, caps: F, capacity: F) -> F:
+    """Progressive filling proper (see max_min). A frozen demand's entries leave the incidence and
+    its load joins `fixed`, so each round works on the demands still rising."""
+    n = caps.shape[0]
+    nres = capacity.shape[0]
+    rate = np.zeros(n)
     active = caps > EPS
-    rate[~active] = 0.0
+    keep = active[cols]
+    rows, cols, vals = rows[keep], cols[keep], vals[keep]
+    fixed = np.zeros(nres)
     level = 0.0
     full = np.zeros(nres, dtype=bool)
     for _ in range(n + nres + 1):
         if not active.any():
             break
-        act = active[cols]
-        weight = np.bincount(rows[act], weights=vals[act], minlength=nres)
-        fixed = np.bincount(rows[~act], weights=vals[~act] * rate[cols[~act]], minlength=nres)
+        weight = np.bincount(rows, weights=vals, minlength=nres)
         used = fixed + weight * level
         room = np.full(nres, np.inf)
         grow = (weight > EPS) & ~full
@@ -73,16 +108,19 @@ def max_min(rows: I, cols: I, vals: F, caps: F, capacity: F) -> F:
         step_cap = float((caps[active] - level).min())
         step = max(0.0, min(step_res, step_cap))
         level += step
-        rate[active] = level
         newly_full = grow & (room <= step + EPS)
         full |= newly_full
         hit = np.zeros(n, dtype=bool)
         if newly_full.any():
-            on_full = newly_full[rows] & act
-            hit[cols[on_full]] = True
-        hit |= active & (caps - level <= EPS)
-        rate[hit & active] = np.minimum(level, caps[hit & active])
+            hit[cols[newly_full[rows]]] = True
+        hit |= caps - level <= EPS
+        hit &= active
+        rate[hit] = np.minimum(level, caps[hit])
         active &= ~hit
+        gone = hit[cols]
+        fixed += np.bincount(rows[gone], weights=vals[gone] * rate[cols[gone]], minlength=nres)
+        rows, cols, vals = rows[~gone], cols[~gone], vals[~gone]
+    rate[active] = level
     return rate
 
 

@@ -103,11 +103,12 @@ def test_scheduler_windows(tmp_path: Path) -> None:
     bw, mw = Window(22.0, 3.0), Window(1.0, 4.0)
     sched = Scheduler(clock, hsm, store, [jobs["docs"], jobs["oa-db"]], parse_policy("20/80+30/70"), bw, mw)
     events = sched.run_days(8)
-    assert all((bw if kind == "backup" else mw).contains(t) for t, kind, _ in events)
+    assert all(sched.windows[kind].contains(t) for t, kind, _ in events)
     assert not Window(22.0, 3.0).contains(12 * 3600.0) and Window(22.0, 3.0).contains(DAY_S + 1800.0)
     docs = [what.split()[1] for _, kind, what in events if kind == "backup" and what.startswith("docs")]
     assert docs == ["full"] + ["incr"] * 6 + ["full"]
     assert sum(1 for _, kind, _ in events if kind == "migration") == 8
+    assert sum(1 for _, kind, _ in events if kind == "reclamation") == 8  # 05:00, after the migration
     assert hsm.catalog.tier_bytes()[2][0] > 0 and hsm.verify() == []
     assert clock.now() > 8 * DAY_S
     hsm.close()

@@ -1,0 +1,220 @@
+"""Lab-only accounts: the passwd, shadow, group and nsswitch.conf a lab sshd sees instead of /etc's.
+
+The files hold the lab accounts and sshd's privilege-separation user, nothing else, so the machine's
+real accounts (root, the invoking user) do not exist for the lab sshd: a login as one of them is an
+`Invalid user`. Passwords are stored as SHA-512 crypt hashes (`openssl passwd -6`, password on stdin).
+Lab accounts get `/usr/sbin/nologin` as their shell: a guessed password authenticates (the audit sees
+`Accepted password`) but runs nothing on this shared machine.
+
+Locking edits the lab shadow file in place (same inode): the running sshd sees it through a bind
+mount of that inode, so a rename would leave it reading the old file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from govnet.errors import AuditError
+
+NOLOGIN = "/usr/sbin/nologin"
+PRIVSEP_USER = "sshd"
+PRIVSEP_UID = 107  # Debian's sshd user, when the machine has none; only used inside the lab view
+NOGROUP_GID = 65534
+LAB_GROUP = "govnet-lab"
+FIRST_UID = 64100
+LOCK_PREFIX = "!"
+_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}\Z")
+_SHADOW_DAYS = 20000  # "last changed" day of the lab passwords: fixed, so renders are stable
+
+
+class LabSshdError(AuditError):
+    """The lab sshd or its enforcement refused or failed; the message says what and how to fix it."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class LabAccount:
+    """One lab account: a name that must not be a real account's, and its password."""
+
+    name: str
+    password: str
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name) or self.name in (PRIVSEP_USER, "root"):
+            raise LabSshdError(
+                f"lab account name {self.name!r} is not allowed; use lower-case letters, digits, - and _ "
+                f"(not root or {PRIVSEP_USER})"
+            )
+        if not self.password or ":" in self.password or "\n" in self.password:
+            raise LabSshdError(
+                f"lab account {self.name}: the password must be non-empty, without ':' or newline"
+            )
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    """SHA-512 crypt (`$6$`) of a password via `openssl passwd -6`; the password goes on stdin."""
+    argv = ["openssl", "passwd", "-6", "-stdin"]
+    if salt is not None:
+        argv[3:3] = ["-salt", salt]
+    try:
+        out = subprocess.run(argv, input=password + "\n", capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise LabSshdError(f"cannot hash a lab password with openssl passwd -6: {exc}") from None
+    digest = out.stdout.strip()
+    if not digest.startswith("$6$"):
+        raise LabSshdError(f"openssl passwd -6 gave an unexpected hash: {digest[:12]!r}")
+    return digest
+
+
+def real_uids(passwd: Path = Path("/etc/passwd")) -> set[int]:
+    """The uids of this machine's accounts (read only), so lab uids never coincide with one."""
+    uids: set[int] = set()
+    try:
+        for line in passwd.read_text(errors="replace").splitlines():
+            parts = line.split(":")
+            if len(parts) > 2 and parts[2].isdigit():
+                uids.add(int(parts[2]))
+    except OSError:
+        pass
+    return uids
+
+
+def assign_uids(accounts: Sequence[LabAccount], taken: Iterable[int]) -> dict[str, int]:
+    """A uid from FIRST_UID up for each account, skipping uids of real accounts."""
+    used = set(taken)
+    out: dict[str, int] = {}
+    uid = FIRST_UID
+    for acc in accounts:
+        while uid in used:
+            uid += 1
+        out[acc.name] = uid
+        used.add(uid)
+    return out
+
+
+def privsep_uid(passwd: Path = Path("/etc/passwd")) -> int:
+    """The uid of the machine's own `sshd` user (read only), so the lab view agrees with it."""
+    try:
+        for line in passwd.read_text(errors="replace").splitlines():
+            parts = line.split(":")
+            if len(parts) > 2 and parts[0] == PRIVSEP_USER and parts[2].isdigit():
+                return int(parts[2])
+    except OSError:
+        pass
+    return PRIVSEP_UID
+
+
+def render_passwd(uids: dict[str, int], sshd_uid: int = PRIVSEP_UID) -> str:
+    lines = [f"{PRIVSEP_USER}:x:{sshd_uid}:{NOGROUP_GID}::/run/sshd:{NOLOGIN}"]
+    lines += [
+        f"{name}:x:{uid}:{FIRST_UID}:govnet lab account:/nonexistent:{NOLOGIN}" for name, uid in uids.items()
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def render_shadow(hashes: dict[str, str]) -> str:
+    lines = [f"{PRIVSEP_USER}:*:{_SHADOW_DAYS}:0:99999:7:::"]
+    lines += [f"{name}:{digest}:{_SHADOW_DAYS}:0:99999:7:::" for name, digest in hashes.items()]
+    return "\n".join(lines) + "\n"
+
+
+def render_group(names: Iterable[str]) -> str:
+    return f"nogroup:x:{NOGROUP_GID}:\n{LAB_GROUP}:x:{FIRST_UID}:{','.join(names)}\n"
+
+
+NSSWITCH = (
+    "# generated by govnet: the lab sshd looks accounts up in its own files only\n"
+    "passwd: files\ngroup: files\nshadow: files\ngshadow: files\nhosts: files\n"
+)
+
+
+def write_in_place(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write a file keeping its inode (a bind mount of it stays valid); create it when missing."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, mode)
+    try:
+        data = text.encode()
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+
+
+class ShadowFile:
+    """The lab shadow file: lock and unlock accounts by editing it in place, under a lock file."""
+
+    def __init__(self, path: Path, inode: int | None = None) -> None:
+        self.path = Path(path)
+        self.inode = inode  # the inode the running sshd has bind-mounted (None: not checked)
+        if self.path.resolve() == Path("/etc/shadow").resolve():
+            raise LabSshdError("refusing to edit /etc/shadow: a lab sshd has its own shadow file")
+
+    def _edit(self, user: str, lock: bool) -> bool:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        try:
+            with open(lock_path, "a") as lk:
+                fcntl.flock(lk, fcntl.LOCK_EX)
+                fd = os.open(self.path, os.O_RDWR)
+                try:
+                    st = os.fstat(fd)
+                    if self.inode is not None and st.st_ino != self.inode:
+                        raise LabSshdError(
+                            f"{self.path} was replaced (inode {st.st_ino}, the lab sshd reads {self.inode}); "
+                            "restart the lab sshd"
+                        )
+                    text = os.read(fd, max(st.st_size, 1) + 4096).decode()
+                    new, changed, found = _set_lock(text, user, lock)
+                    if not found:
+                        raise LabSshdError(f"{user!r} is not a lab account in {self.path}")
+                    if changed:
+                        data = new.encode()
+                        os.lseek(fd, 0, os.SEEK_SET)
+                        os.write(fd, data)
+                        os.ftruncate(fd, len(data))
+                        os.fsync(fd)
+                    return changed
+                finally:
+                    os.close(fd)
+        except FileNotFoundError:
+            raise LabSshdError(
+                f"lab shadow file {self.path} is missing: cannot {'lock' if lock else 'unlock'} {user!r} "
+                "(was the lab sshd's directory removed? prepare() writes it)"
+            ) from None
+
+    def lock(self, user: str) -> bool:
+        """Prefix the account's hash with `!` (as `usermod -L`); False when it was already locked."""
+        return self._edit(user, True)
+
+    def unlock(self, user: str) -> bool:
+        """Remove the `!` prefix; False when it was not locked."""
+        return self._edit(user, False)
+
+    def locked(self, user: str) -> bool:
+        for line in self.path.read_text().splitlines():
+            name, _, rest = line.partition(":")
+            if name == user:
+                return rest.startswith(LOCK_PREFIX)
+        raise LabSshdError(f"{user!r} is not a lab account in {self.path}")
+
+
+def _set_lock(text: str, user: str, lock: bool) -> tuple[str, bool, bool]:
+    out, changed, found = [], False, False
+    for line in text.splitlines(keepends=True):
+        name, sep, rest = line.partition(":")
+        if sep and name == user:
+            found = True
+            if lock and not rest.startswith(LOCK_PREFIX):
+                rest, changed = LOCK_PREFIX + rest, True
+            elif not lock and rest.startswith(LOCK_PREFIX):
+                rest, changed = rest[len(LOCK_PREFIX) :], True
+            line = name + sep + rest
+        out.append(line)
+    return "".join(out), changed, found
