@@ -339,6 +339,7 @@ class Pair:
                 f"route replace {prefix} via {v.gateway} dev {v.dev} table {PIN_TABLE + i}"
                 for prefix in p.prefixes
             ]
+            lines += [f"route replace throw {prefix} table {PIN_TABLE + i}" for prefix in p.own_side]
             if self.members[v.member].state == "active":
                 lines.append(f"rule add fwmark {i + 1} lookup {PIN_TABLE + i} priority {PIN_TABLE + i}")
                 installed.add(i)

@@ -32,6 +32,9 @@ class SteerPoint:
     node: str
     prefixes: tuple[str, ...]  # destinations steered through the group ("default" allowed)
     via: tuple[Via, ...]  # one per member, in member order
+    # destinations on this point's own side: a pinned session's packets toward them (replies going home)
+    # must not follow the member's table, whose default route would send them back to the member
+    own_side: tuple[str, ...] = ()
 
     def via_for(self, member: str) -> Via:
         for v in self.via:
@@ -77,6 +80,7 @@ class PairPlan:
                     "node": p.node,
                     "prefixes": list(p.prefixes),
                     "via": [{"member": v.member, "gateway": v.gateway, "dev": v.dev} for v in p.via],
+                    "own_side": list(p.own_side),
                 }
                 for p in self.points
             ],
@@ -122,8 +126,9 @@ def pair_plan(net: Network) -> PairPlan | None:
         # the internet router reaches the DMZ through `inside` (the DMZ is a routed VLAN)
         prefixes = inside if node.kind == "internet" else ("default", *dmz_prefix)
         prefixes = tuple(dict.fromkeys(_normal(p) for p in prefixes))
+        own = () if node.kind == "internet" else inside
         points.append(
-            SteerPoint(peer, prefixes, tuple(Via(m, vias[m][0], vias[m][1]) for m in names)),
+            SteerPoint(peer, prefixes, tuple(Via(m, vias[m][0], vias[m][1]) for m in names), own),
         )
     if dmz is not None and len(dmz_addr) == len(names):
         for h in dmz.hosts:

@@ -7,6 +7,7 @@ Domain packages are imported inside each verb, so `govnet` itself depends on non
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -96,7 +97,16 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
     run = create_run_dir(f"topo-{net.name}")
     _say(f"run directory: {run}")
     _say(detect().summary())
-    with interrupts_on_signals(), Emulation(net, run, log=_progress) as emu:
+    from firewall import Pair, pair_plan
+    from govnet.events import EventLog
+
+    plan = pair_plan(net)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(interrupts_on_signals())
+        emu = stack.enter_context(Emulation(net, run, log=_progress))
+        if plan is not None and not args.no_pair:
+            events = stack.enter_context(EventLog(run / "events.json"))
+            stack.enter_context(Pair(emu, plan, run, events=events, log=_progress))
         t = emu.timings
         _say(
             f"{net.name} is up: {len(net.nodes)} nodes, {len(net.links)} links "
@@ -114,7 +124,10 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
 
             CLI(emu.mn)
         elif not args.check:
-            _say("press Ctrl-C to tear it down")
+            _say(
+                "press Ctrl-C to tear it down"
+                + ("; 'govnet fw status' shows the firewall pair" if plan else "")
+            )
             while True:
                 time.sleep(3600)
     _say("torn down")
@@ -631,6 +644,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify reachability, link rates and ring healing, print a table, tear down",
     )
     u.add_argument("--cli", action="store_true", help="open Mininet's CLI on the running network")
+    u.add_argument(
+        "--no-pair",
+        action="store_true",
+        help="leave the firewall pair active/standby by OSPF cost (no state sync, steering or controller)",
+    )
     u.set_defaults(func=cmd_topo_up)
     k = tsub.add_parser("caps", help="what this kernel can emulate (netem, VLAN, bonding, ...)")
     k.set_defaults(func=cmd_topo_caps)

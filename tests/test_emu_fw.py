@@ -117,6 +117,9 @@ def test_both_members_carry_sessions_and_share_state(env: tuple[Any, fwpair.Pair
     emu, pair = env
     codes = _codes(_curl_loop(emu.node("citizen1"), 40))
     assert codes.count("200") == 40, codes
+    # from inside (office -> dmz) too: core1 steers, the portal's replies are pinned to the same member
+    codes = _codes(_curl_loop(emu.node("bureau-finance-pc1"), 20))
+    assert codes.count("200") == 20, codes
     inserts = {}
     for m in ("fw-a", "fw-b"):
         stats = emu.node(m).cmd("conntrack -S")

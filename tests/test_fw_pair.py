@@ -152,6 +152,8 @@ def test_steering_batch_is_the_same_table_everywhere(tmp_path: Path) -> None:
         gw = next(v.gateway for v in pair.plan.points[2].via if v.member == member)
         assert f"nexthop replace id {200000 + i} via {gw} dev" in portal
     assert "rule add fwmark 1 lookup 100 priority 100" in core and "rule del" not in core
+    # replies going home from a pinned session must not follow the member table's default route
+    assert "route replace throw 10.10.0.0/16 table 100" in core and "throw" not in portal
     pair.members["fw-b"].state = "drained"
     again = pair.batch("core1")
     assert "rule del fwmark 2 lookup 101" in again and "rule add fwmark 2" not in again
