@@ -31,7 +31,16 @@ from apps.accounts import Accounts
 from apps.clock import Clock, SystemClock
 from apps.smtp import send_mail
 from apps.store import Audit, Store
-from apps.web import ApiError, Json, JsonApp, Request, make_server, parse_networks, stop_on_sigterm
+from apps.web import (
+    ApiError,
+    Json,
+    JsonApp,
+    Request,
+    add_trusted_proxy_option,
+    make_server,
+    stop_on_sigterm,
+    trusted_proxy_option,
+)
 
 LEVELS = ("officer", "section-chief", "director", "deputy-mayor")
 MIN_DEPARTMENTS = 3
@@ -318,13 +327,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smtp", default="", help="HOST:PORT of the mail server for receipts (none: no mail)")
     p.add_argument("--limits", default="", help="accept,review,final time limits in seconds")
     p.add_argument("--users", help='JSON file {"user": "password", ...}: staff accounts for POST /login')
-    p.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="a reverse proxy whose X-Forwarded-For is believed for the login source (repeatable)",
-    )
+    add_trusted_proxy_option(p)
     a = p.parse_args(argv)
     mailer = None
     try:
@@ -334,10 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         limits = Limits(*(float(x) for x in a.limits.split(","))) if a.limits else Limits()
     except (TypeError, ValueError) as exc:
         p.error(f"--smtp HOST:PORT / --limits ACCEPT,REVIEW,FINAL seconds: {exc}")
-    try:
-        trusted = parse_networks(a.trusted_proxy)
-    except ValueError as exc:
-        p.error(f"--trusted-proxy: {exc}")
+    trusted = trusted_proxy_option(p, a)
     svc = ApprovalService(a.db, SystemClock(), limits, mailer)
     svc.app.trusted_proxies = trusted
     if a.users:

@@ -36,7 +36,16 @@ from apps.accounts import NAME, Accounts
 from apps.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from apps.clock import Clock, SystemClock
 from apps.store import Audit, Store
-from apps.web import ApiError, Json, JsonApp, Request, make_server, parse_networks, stop_on_sigterm
+from apps.web import (
+    ApiError,
+    Json,
+    JsonApp,
+    Request,
+    add_trusted_proxy_option,
+    make_server,
+    stop_on_sigterm,
+    trusted_proxy_option,
+)
 from govnet.filestore import DirFileStore, FileRead, FileStore, FileStoreError, open_file_store
 
 ROLES = ("author", "reviewer", "countersigner", "signer", "recipient")
@@ -403,18 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--key", help="sealing key file (default: DB path + '.key'; created if missing)")
     p.add_argument("--users", help='JSON file {"user": "password", ...} to create or reset accounts')
-    p.add_argument(
-        "--trusted-proxy",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="a reverse proxy whose X-Forwarded-For is believed for the login source (repeatable)",
-    )
+    add_trusted_proxy_option(p)
     a = p.parse_args(argv)
-    try:
-        trusted = parse_networks(a.trusted_proxy)
-    except ValueError as exc:
-        p.error(f"--trusted-proxy: {exc}")
+    trusted = trusted_proxy_option(p, a)
     files = a.attachments or a.db + ".files"
     try:
         store = open_file_store(a.files or files)

@@ -13,6 +13,7 @@ its source in the login audit.
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 import json
 import logging
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from govnet.httpd import send_json
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,25 @@ def parse_networks(items: list[str] | tuple[str, ...]) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"trusted proxy {item!r} is not an address or CIDR, e.g. 10.0.9.0/24") from None
     return tuple(out)
+
+
+def add_trusted_proxy_option(p: argparse.ArgumentParser) -> None:
+    """A service's repeatable `--trusted-proxy CIDR` option; read it back with `trusted_proxy_option`."""
+    p.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="a reverse proxy whose X-Forwarded-For is believed for the login source (repeatable)",
+    )
+
+
+def trusted_proxy_option(p: argparse.ArgumentParser, a: argparse.Namespace) -> tuple[Network, ...]:
+    """The networks given with `--trusted-proxy`; a bad one is a usage error (`p.error`)."""
+    try:
+        return parse_networks(a.trusted_proxy)
+    except ValueError as exc:
+        p.error(f"--trusted-proxy: {exc}")
 
 
 def _trusted(addr: str, trusted: tuple[Network, ...]) -> bool | None:
@@ -213,12 +235,7 @@ def make_server(app: JsonApp, bind: str, port: int) -> ThreadingHTTPServer:
             self._reply(*app.dispatch(self.command, self.path, headers, raw, peer))
 
         def _reply(self, status: int, body: Json) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 

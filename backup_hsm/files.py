@@ -31,6 +31,7 @@ from backup_hsm.placement import parse_policy
 from backup_hsm.reclaim import reclaim
 from backup_hsm.store import Hsm
 from govnet.filestore import FileInfo, FileRead, FileStoreError, check_name
+from govnet.httpd import send_json
 from govnet.metrics import HSM, Point, validate
 from govnet.signals import interrupts_on_signals
 
@@ -126,12 +127,7 @@ def make_server(files: HsmFiles, bind: str = "127.0.0.1", port: int = 0) -> Thre
             return unquote(m.group(1))
 
         def _json(self, status: int, body: dict[str, Any]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
         def do_PUT(self) -> None:
             name = self._name()

@@ -692,6 +692,32 @@ class Pair:
                 with contextlib.suppress(OSError):
                     conn.sendall((json.dumps(reply) + "\n").encode())
 
+    # rulesets ------------------------------------------------------------------------------------
+    def load_ruleset(self, text: str, source: str = "<ruleset>") -> None:
+        """Replace the zone policy on every member, all or nothing.
+
+        Each member first checks the ruleset (`nft -c`); only when every member accepts it is it loaded,
+        and each load is one nftables transaction (the file flushes and re-creates the table), so a
+        member never runs half a ruleset. A rejected ruleset leaves every member on its previous one,
+        identical across members (the parity check keeps watching)."""
+        body = "flush ruleset\n" + text if "flush ruleset" not in text else text
+        errors = {}
+        for m in self.plan.names:
+            r = ns_run(self.emu.pid(m), ["nft", "-c", "-f", "-"], stdin=body)
+            if r.returncode != 0:
+                errors[m] = (r.stderr or r.stdout).strip().replace("/dev/stdin", source)
+        if errors:
+            first = next(iter(errors.values())).splitlines()
+            raise FirewallError(
+                f"{source}: ruleset refused, the previous one stays on every member: "
+                + (first[0] if first else "nft rejected it")
+            )
+        for m in self.plan.names:
+            r = ns_run(self.emu.pid(m), ["nft", "-f", "-"], stdin=body)
+            if r.returncode != 0:
+                raise FirewallError(f"{source}: loading on {m} failed: {r.stderr.strip()[:300]}")
+        self._event("fw", action="ruleset", members=self.plan.names, source=source)
+
     # fault injection ---------------------------------------------------------------------------------
     def crash(self, member: str) -> None:
         """The member loses power: every port goes dark at once, its state daemon and table are gone."""

@@ -5,8 +5,8 @@ member a slot points at. So:
 - a member's loss moves only its own slots (its flows), spread over the survivors;
 - adding a member takes about 1/N of the slots, one at a time from the fullest member, and moves
   nothing else;
-- rebalancing on measured load moves one slot at a time from the busiest member (by measured packets/s
-  and sessions) to the least busy, with a dead band so the table does not oscillate.
+- rebalancing on measured load moves slots from the busiest member (by measured packets/s) to the
+  least busy, a step proportional to the gap, with a dead band so the table does not oscillate.
 Moved flows keep working because every member holds every member's connection state (conntrackd).
 """
 
@@ -93,9 +93,13 @@ class SlotTable:
             moved.append(i)
         return moved
 
-    def rebalance(self, load: Mapping[str, float], dead_band: float = 0.15) -> list[int]:
-        """Move one slot from the busiest to the least busy member when their measured loads differ by
-        more than `dead_band` of the mean; `load` is any additive measure (packets/s, sessions)."""
+    def rebalance(self, load: Mapping[str, float], dead_band: float = 0.15, max_moves: int = 8) -> list[int]:
+        """Move slots from the busiest to the least busy member when their measured loads differ by more
+        than `dead_band` of the mean; `load` is any additive measure (packets/s, sessions).
+
+        Sessions are pinned to their member, so a moved slot changes where *new* flows go: the step is
+        proportional (enough slots to carry half the gap if load were spread evenly over the busy
+        member's slots), at most `max_moves`, and never when one slot's share alone exceeds the gap."""
         counts = self.counts()
         act = [m for m in self.members if counts[m]]
         if len(act) < 2:
@@ -109,13 +113,16 @@ class SlotTable:
         gap = load.get(busy, 0.0) - load.get(idle, 0.0)
         if gap <= dead_band * mean or counts[busy] <= 1:
             return []
-        # moving a slot of the busy member moves about load/count of its load: do not overshoot
         per_slot = load.get(busy, 0.0) / counts[busy]
-        if per_slot > gap:
+        if per_slot > gap:  # moving even one slot would overshoot
             return []
-        i = self._pick(busy)
-        self.slots[i] = idle
-        return [i]
+        k = max(1, min(max_moves, counts[busy] - 1, round(gap / 2 / per_slot)))
+        moved = []
+        for _ in range(k):
+            i = self._pick(busy)
+            self.slots[i] = idle
+            moved.append(i)
+        return moved
 
     # internals -----------------------------------------------------------------------------------
     def _known(self, member: str) -> None:

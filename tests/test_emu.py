@@ -180,7 +180,7 @@ def test_monitoring_fills_the_store_with_link_device_and_poller_series(
         routes = store.query("count(last_over_time(device_routes[1m]))")
         assert int(float(routes[0]["value"][1])) == len(cli_nodes(SMALL)), "netmiko read every router"
         sessions = store.query("last_over_time(fw_sessions[1m])")
-        assert {r["metric"]["node"] for r in sessions} == {"fw-a", "fw-inner"}
+        assert {r["metric"]["node"] for r in sessions} == {n.name for n in SMALL.by_kind("firewall")}
         assert all(int(float(r["value"][1])) > 0 for r in sessions), "the NOC's own polls are sessions"
         health = store.query('last_over_time(poller_completeness{poller="snmp"}[1m])')
         assert 0.8 <= float(health[0]["value"][1]) < 1.0

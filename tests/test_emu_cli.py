@@ -41,20 +41,24 @@ def _leftovers(names: set[str]) -> tuple[list[str], dict[str, int]]:
 
 
 def _wait_for(proc: subprocess.Popen[str], pattern: str, timeout: float) -> str:
-    """Read the process's output until a line matches; fail (never hang) after timeout."""
+    """Read the process's output until a line matches; fail (never hang) after timeout.
+
+    Reads the raw descriptor: a buffered readline() may pull several lines at once, after which
+    select() on the descriptor would wait for output that has already been read."""
     assert proc.stdout is not None
+    fd = proc.stdout.fileno()
     sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(fd, selectors.EVENT_READ)
     seen = ""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
             break
-        line = proc.stdout.readline()
-        if not line:
+        chunk = os.read(fd, 65536)
+        if not chunk:
             break
-        seen += line
-        if re.search(pattern, line):
+        seen += chunk.decode(errors="replace")
+        if re.search(pattern, seen):
             return seen
     raise AssertionError(f"never saw {pattern!r}; output so far:\n{seen}")
 

@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -113,6 +113,24 @@ def _marks_at_isp(emu: Any) -> list[int]:
     ]
 
 
+def _under_load(emu: Any, during: Callable[[list[int]], None]) -> tuple[dict[str, Any], list[str]]:
+    """Run iperf3 streams and 60 short HTTP sessions from citizen1; after 2 s call `during` with the
+    marks at the ISP; return the iperf3 result (which must hold no error) and the HTTP codes."""
+    iperf = Iperf(emu)
+    curl = _curl_loop(emu.node("citizen1"), 60)
+    try:
+        time.sleep(2.0)
+        during(_marks_at_isp(emu))
+        result = iperf.result()
+        codes = _codes(curl)
+    finally:
+        iperf.close()
+        if curl.poll() is None:
+            curl.kill()
+    assert "error" not in result, result.get("error")
+    return result, codes
+
+
 def test_both_members_carry_sessions_and_share_state(env: tuple[Any, fwpair.Pair]) -> None:
     emu, pair = env
     codes = _codes(_curl_loop(emu.node("citizen1"), 40))
@@ -144,23 +162,17 @@ def test_cli_status_talks_to_the_controller(env: tuple[Any, fwpair.Pair]) -> Non
 
 def test_member_crash_loses_no_session(env: tuple[Any, fwpair.Pair]) -> None:
     emu, pair = env
-    iperf = Iperf(emu)
-    curl = _curl_loop(emu.node("citizen1"), 60)
-    try:
-        time.sleep(2.0)
-        marks = _marks_at_isp(emu)
+
+    def crash(marks: list[int]) -> None:
         assert 1 in marks, (
             f"no iperf3 session crossed fw-a before the crash (marks {marks}); it would prove nothing"
         )
         pair.crash("fw-a")
-        result = iperf.result()
-        codes = _codes(curl)
+
+    try:
+        result, codes = _under_load(emu, crash)
     finally:
-        iperf.close()
-        if curl.poll() is None:
-            curl.kill()
         pair.restore("fw-a")
-    assert "error" not in result, result.get("error")
     gaps = _stream_gaps(result)
     assert len(gaps) == 8
     assert max(gaps) < 1.0, f"a stream stalled {max(gaps):.1f} s"
@@ -179,21 +191,13 @@ def test_add_then_drain_without_loss(env: tuple[Any, fwpair.Pair]) -> None:
         added = pair.add("fw-a")
         assert added["moved_slots"] == 32  # ~1/N of the table for N = 2, nothing else moved
     time.sleep(1.0)
-    iperf = Iperf(emu)
-    curl = _curl_loop(emu.node("citizen1"), 60)
-    try:
-        time.sleep(2.0)
-        marks = _marks_at_isp(emu)
+
+    def drain(marks: list[int]) -> None:
         assert 2 in marks, f"no session on fw-b before the drain (marks {marks})"
         r = subprocess.run([*GOVNET, "fw", "drain", "fw-b"], capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
-        result = iperf.result()
-        codes = _codes(curl)
-    finally:
-        iperf.close()
-        if curl.poll() is None:
-            curl.kill()
-    assert "error" not in result, result.get("error")
+
+    result, codes = _under_load(emu, drain)
     assert max(_stream_gaps(result)) < 1.0
     assert codes.count("200") == 60
     assert pair.table.counts()["fw-b"] == 0
@@ -202,3 +206,39 @@ def test_add_then_drain_without_loss(env: tuple[Any, fwpair.Pair]) -> None:
     r = subprocess.run([*GOVNET, "fw", "add", "fw-b", "--json"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["moved_slots"] == 32
+
+
+def test_dead_sync_link_raises_sync_and_split_brain_alarms(env: tuple[Any, fwpair.Pair]) -> None:
+    emu, pair = env
+    sync = next(lk for lk in emu.model.links if lk.kind == "sync" and lk.a == "fw-b")
+    emu.set_link(sync, False)
+    try:
+        t0 = time.monotonic()
+        while "split_brain" not in pair.status()["alarms"] and time.monotonic() - t0 < 5:
+            time.sleep(0.1)
+        st = pair.status()
+        assert st["sync"]["state"] == "dead" and {"sync_dead", "split_brain"} <= set(st["alarms"]), st
+        r = subprocess.run([*GOVNET, "fw", "status"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 1 and "split_brain" in r.stdout and "state sync: dead" in r.stdout
+    finally:
+        emu.set_link(sync, True)
+    t0 = time.monotonic()
+    while pair.status()["alarms"] and time.monotonic() - t0 < 5:
+        time.sleep(0.1)
+    assert pair.status()["alarms"] == []
+    kinds = [e["detail"].get("alarm") for e in pair.history if e["detail"].get("action") == "alarm_cleared"]
+    assert "sync_dead" in kinds
+
+
+def test_a_bad_ruleset_leaves_the_previous_one_everywhere(env: tuple[Any, fwpair.Pair]) -> None:
+    emu, pair = env
+    before = {m: emu.node(m).cmd("nft list table inet govnet | grep -v packets") for m in ("fw-a", "fw-b")}
+    with pytest.raises(fwpair.FirewallError, match=r"policy.nft: ruleset refused, the previous one stays"):
+        pair.load_ruleset(
+            "table inet govnet {\n chain forward { type filter hook forward priority 0; bogus }\n}\n",
+            "policy.nft",
+        )
+    after = {m: emu.node(m).cmd("nft list table inet govnet | grep -v packets") for m in ("fw-a", "fw-b")}
+    assert after == before and "policy drop" in after["fw-a"]
+    codes = _codes(_curl_loop(emu.node("citizen1"), 5))
+    assert codes.count("200") == 5

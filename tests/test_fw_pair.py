@@ -91,7 +91,10 @@ def test_rebalance_moves_one_slot_toward_the_idle_member_with_a_dead_band() -> N
     t = SlotTable.even(["a", "b"])
     assert t.rebalance({"a": 105.0, "b": 100.0}) == []  # inside the 15 % dead band
     moved = t.rebalance({"a": 300.0, "b": 100.0})
-    assert len(moved) == 1 and t.counts() == {"a": 31, "b": 33}
+    # a gap of 200 over 32 slots carrying 300: half the gap is ~11 slots, capped at 8 per step
+    assert len(moved) == 8 and t.counts() == {"a": 24, "b": 40}
+    # a small gap moves few slots: 20 over 32 slots carrying 110 -> round(10 / 3.44) = 3
+    assert len(SlotTable.even(["a", "b"]).rebalance({"a": 110.0, "b": 90.0})) == 3
     # one elephant flow per slot: moving it would overshoot, so nothing moves
     t2 = SlotTable.even(["a", "b"], n=2)
     assert t2.rebalance({"a": 1000.0, "b": 10.0}) == []

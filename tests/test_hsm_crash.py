@@ -7,17 +7,15 @@ bytes (no stray disk files, archives at their committed ends, no pending journal
 from __future__ import annotations
 
 import hashlib
-import os
 import random
-import signal
-import subprocess
 import sys
 from pathlib import Path
+
+from hsm_helpers import run_and_kill
 
 from backup_hsm import DISK, OPTICAL, TAPE, BackupStore, Hsm, Job, VirtualClock
 from backup_hsm.backup import SITES
 
-ROOT = Path(__file__).resolve().parent.parent
 KILLS = 14
 
 
@@ -81,20 +79,9 @@ def test_kill_9_during_migration_and_backup(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     for i in range(5):
         (tmp_path / "src" / f"d{i}.txt").write_text(f"source {i} " * 2000)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     recovered = backups = 0
     for k in range(KILLS):
-        proc = subprocess.Popen(
-            [sys.executable, __file__, str(root), str(k)], stdout=subprocess.PIPE, env=env
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        proc.stdout.close()
-        try:
-            proc.wait(timeout=rng.uniform(0.02, 0.35))
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL, "the worker stopped by itself"
+        run_and_kill(__file__, root, k, rng.uniform(0.02, 0.35))
         with Hsm.open(root) as hsm:
             recovered += len(hsm.recovered)
         _check(root, expect)

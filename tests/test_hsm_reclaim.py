@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from hsm_helpers import ROOT, run_and_kill
 
 from backup_hsm import (
     DISK,
@@ -29,7 +30,6 @@ from backup_hsm.archive import HEAD_SIZE
 from backup_hsm.clock import DAY_S
 from govnet.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 KILLS = 12
 
 
@@ -254,21 +254,10 @@ def test_kill_9_during_reclamation(tmp_path: Path) -> None:
         for n in names:
             hsm.put(n, _text(n, 1))
             hsm.migrate(n, TAPE)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     rng = random.Random(7)
     recovered = 0
     for k in range(KILLS):
-        proc = subprocess.Popen(
-            [sys.executable, __file__, str(root), str(k)], stdout=subprocess.PIPE, env=env
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        proc.stdout.close()
-        try:
-            proc.wait(timeout=rng.uniform(0.05, 0.4))
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-        assert proc.wait() == -signal.SIGKILL, "the worker stopped by itself"
+        run_and_kill(__file__, root, k, rng.uniform(0.05, 0.4))
         with Hsm.open(root) as hsm:
             recovered += len(hsm.recovered)
             assert hsm.verify() == [], f"after kill {k}"

@@ -163,6 +163,11 @@ def _lists(users: Sequence[str], words: Sequence[str]) -> tuple[tuple[str, str],
     return (("users.txt", "\n".join(users) + "\n"), ("passwords.txt", "\n".join(words) + "\n"))
 
 
+def _hydra(tasks: int, *args: str) -> tuple[str, ...]:
+    """hydra over the word lists `_lists` writes, with `-t tasks` parallel tasks, then `args`."""
+    return ("hydra", "-L", "users.txt", "-P", "passwords.txt", "-t", str(tasks), *args)
+
+
 def hydra_ssh(
     target: str,
     workdir: str | Path,
@@ -182,19 +187,7 @@ def hydra_ssh(
     t = check_target(target, allow_public=allow_public)
     words = list(passwords) if passwords is not None else wordlist(size, seed)
     host = f"[{t}]" if ":" in t else t
-    argv = (
-        "hydra",
-        "-L",
-        "users.txt",
-        "-P",
-        "passwords.txt",
-        "-t",
-        str(tasks),
-        "-w",
-        str(wait_s),
-        "-V",
-        "-I",
-    )
+    argv = _hydra(tasks, "-w", str(wait_s), "-V", "-I")
     return Attack(
         "hydra-ssh",
         t,
@@ -225,19 +218,7 @@ def hydra_web(
     t = check_target(target, allow_public=allow_public)
     words = list(passwords) if passwords is not None else wordlist(size, seed)
     form = '/login:{"user"\\:"^USER^","password"\\:"^PASS^"}:H=Content-Type\\: application/json:S=token'
-    argv = (
-        "hydra",
-        "-L",
-        "users.txt",
-        "-P",
-        "passwords.txt",
-        "-t",
-        str(tasks),
-        "-V",
-        "-I",
-        "-o",
-        "found.txt",
-    )
+    argv = _hydra(tasks, "-V", "-I", "-o", "found.txt")
     return Attack(
         f"hydra-web-{service}",
         t,

@@ -22,7 +22,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,9 @@ class Entry:
             detail["invalid_user"] = True
         return cls("login", ev.ts, ev.user, ev.host, ev.service, ev.result, ev.reason, detail)
 
-    def canonical(self, record_id: int) -> str:
-        body = {
+    def _fields(self, record_id: int) -> dict[str, Any]:
+        """The hashed fields, as record `record_id`."""
+        return {
             "id": record_id,
             "kind": self.kind,
             "ts": self.ts,
@@ -85,21 +86,13 @@ class Entry:
             "reason": self.reason,
             "detail": self.detail,
         }
+
+    def canonical(self, record_id: int) -> str:
+        body = self._fields(record_id)
         return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "ts": self.ts,
-            "user": self.user,
-            "source": self.source,
-            "service": self.service,
-            "result": self.result,
-            "reason": self.reason,
-            "detail": dict(self.detail),
-            "hash": self.hash,
-        }
+        return {**self._fields(self.id), "detail": dict(self.detail), "hash": self.hash}
 
 
 def chain_hash(prev: str, canonical: str) -> str:
@@ -230,21 +223,7 @@ class Ledger:
                         h,
                     ),
                 )
-                out.append(
-                    Entry(
-                        e.kind,
-                        float(e.ts),
-                        e.user,
-                        e.source,
-                        e.service,
-                        e.result,
-                        e.reason,
-                        e.detail,
-                        last_id,
-                        prev,
-                        h,
-                    )
-                )
+                out.append(replace(e, ts=float(e.ts), id=last_id, prev=prev, hash=h))
                 prev = h
             if batch:
                 cur.execute(

@@ -17,6 +17,7 @@ import re
 
 from ids.audit.logline import Prefix
 from ids.audit.records import LoginEvent
+from ids.audit.sshd import login_event
 
 _PAM = re.compile(r"(?P<mod>pam_[a-z0-9_]+)\((?P<svc>[^:()\s]+):(?P<type>[a-z]+)\): (?P<rest>.*)")
 _KV = re.compile(r"(\w+)=(\S*)")
@@ -60,16 +61,6 @@ def parse_pam(n: int, p: Prefix) -> LoginEvent | None:
         user, reason = mt["user"], "locked"
     else:
         return None
-    return LoginEvent(
-        line=n,
-        ts=p.ts,
-        user=user,
-        host=host,
-        result="success" if success else "failure",
-        reason=reason,
-        service=svc,
-        server=p.server,
-        pid=p.pid,
-        method=m["mod"],
-        source_kind="pam",
+    return login_event(
+        n, p, user, host, reason, success=success, method=m["mod"], service=svc, source_kind="pam"
     )

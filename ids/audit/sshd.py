@@ -73,7 +73,7 @@ def _method(text: str) -> str:
     return text.split("/", 1)[0]
 
 
-def _event(
+def login_event(
     n: int,
     p: Prefix,
     user: str,
@@ -85,7 +85,10 @@ def _event(
     method: str = "",
     invalid: bool = False,
     count: int = 1,
+    service: str = "ssh",
+    source_kind: str = "sshd",
 ) -> LoginEvent:
+    """The login event of log line `n` (prefix `p`); also used by the `pam` parser."""
     return LoginEvent(
         line=n,
         ts=p.ts,
@@ -93,13 +96,14 @@ def _event(
         host=host,
         result="success" if success else "failure",
         reason=reason,
-        service="ssh",
+        service=service,
         port=_port(port),
         server=p.server,
         pid=p.pid,
         method=method,
         invalid_user=invalid,
         count=count,
+        source_kind=source_kind,
     )
 
 
@@ -120,7 +124,7 @@ def parse_sshd(n: int, p: Prefix) -> LoginEvent | None:
         m = _ACCEPTED.match(msg)
         if m:
             method = _method(m["method"])
-            return _event(
+            return login_event(
                 n, p, m["user"], m["host"], f"accepted-{method}", m["port"], success=True, method=method
             )
     elif head == "Fail":
@@ -128,22 +132,22 @@ def parse_sshd(n: int, p: Prefix) -> LoginEvent | None:
         if m:
             method = _method(m["method"])
             user = m["iuser"] if m["inv"] else m["user"]
-            return _event(
+            return login_event(
                 n, p, user, m["host"], f"failed-{method}", m["port"], method=method, invalid=bool(m["inv"])
             )
     elif head in ("Inva", "Ille"):
         m = _INVALID.match(msg)
         if m:
-            return _event(n, p, m["user"], m["host"], "invalid-user", m["port"], invalid=True)
+            return login_event(n, p, m["user"], m["host"], "invalid-user", m["port"], invalid=True)
     elif head == "User":
         m = _NOT_ALLOWED.match(msg)
         if m:
-            return _event(n, p, m["user"], m["host"], "not-allowed")
+            return login_event(n, p, m["user"], m["host"], "not-allowed")
     elif head == "maxi":
         m = _MAX.match(msg)
         if m:
             user = m["iuser"] if m["inv"] else m["user"]
-            return _event(n, p, user, m["host"], "max-attempts", m["port"], invalid=bool(m["inv"]))
+            return login_event(n, p, user, m["host"], "max-attempts", m["port"], invalid=bool(m["inv"]))
     elif head == "Disc":
         if preauth and msg.startswith("Disconnected from"):
             m = _CLOSED.match(msg)
@@ -151,7 +155,7 @@ def parse_sshd(n: int, p: Prefix) -> LoginEvent | None:
                 return _closed(n, p, m)
         m = _TOO_MANY.match(msg)
         if m:
-            return _event(
+            return login_event(
                 n, p, m["user"] or "", m["host"], "max-attempts", m["port"], invalid=m["inv"] == "invalid"
             )
     elif head == "Conn" and preauth:
@@ -161,15 +165,15 @@ def parse_sshd(n: int, p: Prefix) -> LoginEvent | None:
     elif head == "PAM:":
         m = _PAM_FAIL.match(msg)
         if m:
-            return _event(n, p, m["user"], m["host"], "pam-auth", invalid=bool(m["inv"]))
+            return login_event(n, p, m["user"], m["host"], "pam-auth", invalid=bool(m["inv"]))
     elif head == "PAM ":
         m = _PAM_MORE.match(msg)
         if m:
-            return _event(n, p, m["user"] or "", m["host"], "pam-more", count=max(1, int(m["n"][:6])))
+            return login_event(n, p, m["user"] or "", m["host"], "pam-more", count=max(1, int(m["n"][:6])))
     return None
 
 
 def _closed(n: int, p: Prefix, m: re.Match[str]) -> LoginEvent:
-    return _event(
+    return login_event(
         n, p, m["user"] or "", m["host"], _WHAT[m["what"]], m["port"], invalid=m["inv"] == "invalid"
     )

@@ -124,16 +124,13 @@ class Emulation:
                 live_shells = set(state.shell_pids(names).values())
                 state.kill_pids([p for p in state.processes_in(recorded) if p not in live_shells])
             if self.mn is not None:
-                dead = [h.name for h in self.mn.hosts if h.shell is None or h.shell.poll() is not None]
-                if dead:
-                    # Mininet would wait forever on a dead shell's terminal; our own sweep below removes
-                    # the links, bridges and processes instead
-                    self.log(f"node shell(s) died: {', '.join(dead[:5])}; cleaning up directly")
-                else:
+                # Not Mininet's stop(): it deletes links through each node's shell and would wait forever
+                # on a shell that died. Terminate the shells; the sweep below removes links and bridges.
+                for node in list(self.mn.hosts) + list(self.mn.switches):
                     try:
-                        self.mn.stop()
+                        node.terminate()
                     except Exception as exc:
-                        self.log(f"mininet stop: {exc}")
+                        self.log(f"mininet terminate {node.name}: {exc}")
                 self.mn = None
             state.kill_pids(list(state.shell_pids(names).values()))
             state.delete_interfaces(state.govnet_interfaces())
