@@ -312,6 +312,41 @@ CASES = [
         "use a /21 or larger",
         id="infrastructure-too-small",
     ),
+    pytest.param(
+        mutated(lambda d: d["policy"][0].update(hours="18:00-8:00")),
+        "policy[0].hours",
+        "is not a time window",
+        "HH:MM-HH:MM",
+        id="policy-hours-format",
+    ),
+    pytest.param(
+        mutated(lambda d: d["policy"][0].update(sources=["finance-staff"])),
+        "policy[0].sources[0]",
+        "unknown user group",
+        "define it under groups",
+        id="policy-unknown-group",
+    ),
+    pytest.param(
+        mutated(lambda d: d["policy"][0].update(sources=["10.30.0.0/24"])),
+        "policy[0].sources[0]",
+        "lies outside zone 'office'",
+        "use a range inside 10.10.0.0/16",
+        id="policy-source-outside-zone",
+    ),
+    pytest.param(
+        mutated(lambda d: d.update(groups={"staff": ["10.10.1.0/33"]})),
+        "groups.staff[0]",
+        "is not a valid IPv4 subnet",
+        "ADDRESS/PREFIX",
+        id="group-bad-subnet",
+    ),
+    pytest.param(
+        mutated(lambda d: d["policy"].append({"from": "office", "to": "servers", "services": ["tcp/22"]})),
+        "policy[6]",
+        "a second rule for office -> servers",
+        "merge it into policy[0]",
+        id="policy-duplicate-pair",
+    ),
 ]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,38 @@ def test_every_link_end_is_shaped_at_its_rate() -> None:
     for lk in net.links:
         for dev in (lk.a_if, lk.b_if):
             assert f"dev {dev} parent 5: classid 5:1 htb rate {round(lk.bw_mbps * 1000)}kbit" in text
+
+
+def test_access_management_renders_sources_and_hours(small_variant: Any) -> None:
+    """Policy `sources` (subnets or user groups) and `hours` become nft matches on the pair's rule."""
+    from topology import load_model_text
+    from topology.render import render
+
+    def mutate(d: dict[str, Any]) -> None:
+        d["groups"] = {"finance-staff": ["10.10.1.0/24"]}
+        d["policy"][0].update(sources=["finance-staff", "10.10.2.0/24"], hours="08:00-18:00")
+        d["policy"][1].update(hours="22:00-06:00")
+
+    net = load_model_text(small_variant(mutate), "access.yaml")
+    nft = render(net)[0]["fw-inner"].nft
+    assert (
+        "ip saddr @zone_office ip daddr @zone_servers ip saddr { 10.10.1.0/24, 10.10.2.0/24 } "
+        'meta hour "08:00"-"18:00" accept comment "office -> servers"'
+    ) in nft
+    assert 'ip saddr @zone_office ip daddr @zone_dmz meta hour != "06:00"-"22:00" accept' in nft
+
+
+def test_reachability_expectations_follow_access_management(small_variant: Any) -> None:
+    from topology import load_model_text
+    from topology.reach import zone_allows
+
+    def mutate(d: dict[str, Any]) -> None:
+        d["policy"][0].update(sources=["10.10.1.0/24"], hours="08:00-18:00")
+
+    net = load_model_text(small_variant(mutate), "access.yaml")
+    assert zone_allows(net, "office", "servers", src_addr="10.10.1.11", now_hhmm="09:30")
+    assert not zone_allows(net, "office", "servers", src_addr="10.10.2.11", now_hhmm="09:30")
+    assert not zone_allows(net, "office", "servers", src_addr="10.10.1.11", now_hhmm="18:00")
+    wrap = load_model_text(small_variant(lambda d: d["policy"][0].update(hours="22:00-06:00")), "w.yaml")
+    assert zone_allows(wrap, "office", "servers", now_hhmm="23:10")
+    assert not zone_allows(wrap, "office", "servers", now_hhmm="12:00")

@@ -104,6 +104,8 @@ class Network:
         default_factory=dict
     )  # pair -> allowed (empty: all)
     forbidden: tuple[str, ...] = ()  # services blocked (and logged) at every firewall
+    # access management per allowed pair: (source subnets, daily window "HH:MM-HH:MM"); absent: anyone, always
+    access: dict[tuple[str, str], tuple[tuple[str, ...], str]] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict, compare=False)  # the normalised YAML
 
     def node(self, name: str) -> Node:

@@ -6,6 +6,8 @@ on the path allows the zone pair (same zone, or an allowed `policy` entry). Stat
 
 from __future__ import annotations
 
+import ipaddress
+import time
 from collections import deque
 
 from topology.model import Network, Node
@@ -36,8 +38,19 @@ def shortest_path(net: Network, src: str, dst: str) -> list[str]:
     return path[::-1]
 
 
-def zone_allows(net: Network, src_zone: str, dst_zone: str, service: str = "icmp") -> bool:
-    """Does the policy let src_zone open `service` (tcp/443, udp/53, icmp) towards dst_zone?"""
+def zone_allows(
+    net: Network,
+    src_zone: str,
+    dst_zone: str,
+    service: str = "icmp",
+    src_addr: str = "",
+    now_hhmm: str | None = None,
+) -> bool:
+    """Does the policy let src_zone open `service` (tcp/443, udp/53, icmp) towards dst_zone?
+
+    With access management on the pair, the source address must lie in one of its ranges (when
+    `src_addr` is given) and the time of day (`now_hhmm`, default: this machine's local time) in its
+    window."""
     if service in net.forbidden:
         return False
     if src_zone == dst_zone:
@@ -45,7 +58,20 @@ def zone_allows(net: Network, src_zone: str, dst_zone: str, service: str = "icmp
     if (src_zone, dst_zone) not in net.policy:
         return False
     allowed = net.services.get((src_zone, dst_zone), ())
-    return not allowed or service in allowed
+    if allowed and service not in allowed:
+        return False
+    sources, hours = net.access.get((src_zone, dst_zone), ((), ""))
+    if sources and src_addr:
+        addr = ipaddress.IPv4Address(src_addr.split("/")[0])
+        if not any(addr in ipaddress.IPv4Network(s) for s in sources):
+            return False
+    if hours:
+        now = now_hhmm or time.strftime("%H:%M")
+        start, end = hours.split("-")
+        inside = start <= now < end if start < end else (now >= start or now < end)
+        if not inside:
+            return False
+    return True
 
 
 def expected_reach(net: Network, src: Node, dst: Node) -> tuple[bool, str]:
@@ -61,7 +87,7 @@ def expected_reach(net: Network, src: Node, dst: Node) -> tuple[bool, str]:
         return False, "no path"
     for hop in path[1:-1]:
         node = net.node(hop)
-        if node.kind == "firewall" and not zone_allows(net, src.zone, dst.zone):
+        if node.kind == "firewall" and not zone_allows(net, src.zone, dst.zone, src_addr=src.addr):
             return False, f"{hop} denies {src.zone} -> {dst.zone}"
     return True, "allowed"
 

@@ -216,6 +216,12 @@ def _nft(net: Network, node: Node) -> str:
     for a, b in net.policy:
         if a in zones and b in zones:
             pair = f"ip saddr @zone_{_ident(a)} ip daddr @zone_{_ident(b)}"
+            sources, hours = net.access.get((a, b), ((), ""))
+            if sources:  # access management: only these ranges / user groups of the zone
+                pair += f" ip saddr {{ {', '.join(sources)} }}"
+            if hours:  # ... and only in this daily window (nft converts it from local time)
+                start, end = hours.split("-")
+                pair += f' meta hour "{start}"-"{end}"' if start < end else f' meta hour != "{end}"-"{start}"'
             for match in _service_matches(net.services.get((a, b), ())) or [""]:
                 rule = f"{pair} {match}".rstrip()
                 out.append(f'    {rule} accept comment "{a} -> {b}"')

@@ -147,6 +147,25 @@ def list_of(item: Checker, min_len: int = 0) -> Checker:
     return check
 
 
+def dict_of(item: Checker) -> Checker:
+    """A mapping of names to values checked by `item`."""
+
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if not isinstance(value, dict):
+            v.err(path, f"must be a mapping, not {_type_name(value)}", value, "write name: value pairs")
+            return _MISSING
+        out = {}
+        for key, x in value.items():
+            if name_field(v, key, _join(path, str(key))) is _MISSING:
+                continue
+            r = item(v, x, _join(path, str(key)))
+            if r is not _MISSING:
+                out[key] = r
+        return out
+
+    return check
+
+
 def obj(fields: dict[str, tuple[Checker, Any]], doc: str = "") -> Checker:
     """A mapping with exactly these fields; (checker, default) where default may be REQUIRED."""
 
@@ -293,11 +312,39 @@ def service_field(v: Checker_, value: Any, path: str) -> Any:
     return value
 
 
+HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def hours_field(v: Checker_, value: Any, path: str) -> Any:
+    """A daily time window HH:MM-HH:MM (firewall local time); may wrap midnight (22:00-06:00); "" = always."""
+    if value == "":
+        return ""
+    if not isinstance(value, str) or not HOURS_RE.match(value) or value[:5] == value[6:]:
+        v.err(
+            path,
+            "is not a time window",
+            value,
+            "write HH:MM-HH:MM with two different times, e.g. 08:00-18:00",
+        )
+        return _MISSING
+    return value
+
+
+def source_field(v: Checker_, value: Any, path: str) -> Any:
+    """A source range (IPv4 subnet) or the name of a user group from `groups`."""
+    if isinstance(value, str) and "/" in value:
+        return subnet_field(v, value, path)
+    return name_field(v, value, path)
+
+
 _POLICY = obj(
     {
         "from": (name_field, REQUIRED),
         "to": (name_field, REQUIRED),
         "services": (list_of(service_field), list),  # empty: every service
+        # access management: only these source ranges / user groups, only in this daily window
+        "sources": (list_of(source_field), list),
+        "hours": (hours_field, ""),
     }
 )
 
@@ -359,6 +406,8 @@ MODEL = obj(
         "exit": (_EXIT, None),
         "extra_links": (list_of(_EXTRA_LINK), list),
         "forbidden_services": (list_of(service_field), list),  # blocked at every firewall, logged
+        # user groups by address range, for policy `sources` (e.g. finance-staff: [10.10.2.0/24])
+        "groups": (dict_of(list_of(subnet_field, 1)), dict),
     },
     doc=" (a network model)",
 )
