@@ -8,11 +8,15 @@ locks after MAX_FAILURES consecutive failures.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import sqlite3
+from collections.abc import Callable
+from pathlib import Path
 
 from apps.clock import Clock
 from apps.store import Audit, Store
@@ -26,6 +30,18 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, salt BLOB, hash BLOB, failures INTEGER DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions (token TEXT PRIMARY KEY, user TEXT NOT NULL, created REAL NOT NULL);
 """
+
+
+def load_users_option(
+    p: argparse.ArgumentParser, path: str, add: Callable[[str, str], object], close: Callable[[], object]
+) -> None:
+    """`--users FILE` of a service: a JSON object user -> password; a bad file is a usage error."""
+    try:
+        for name, password in dict(json.loads(Path(path).read_text())).items():
+            add(str(name), str(password))
+    except (OSError, ValueError, TypeError) as exc:
+        close()
+        p.error(f"--users {path}: expected a JSON object of user -> password ({exc})")
 
 
 def _hash(password: str, salt: bytes) -> bytes:

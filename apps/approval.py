@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.accounts import SCHEMA as ACCOUNTS_SCHEMA
-from apps.accounts import Accounts
+from apps.accounts import Accounts, load_users_option
 from apps.clock import Clock, SystemClock
 from apps.smtp import send_mail
 from apps.store import Audit, Store
@@ -341,12 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     svc = ApprovalService(a.db, SystemClock(), limits, mailer)
     svc.app.trusted_proxies = trusted
     if a.users:
-        try:
-            for name, password in dict(json.loads(Path(a.users).read_text())).items():
-                svc.accounts.add_user(str(name), str(password))
-        except (OSError, ValueError, TypeError) as exc:
-            svc.close()
-            p.error(f"--users {a.users}: expected a JSON object of user -> password ({exc})")
+        load_users_option(p, a.users, svc.accounts.add_user, svc.close)
     server = make_server(svc.app, a.bind, a.port)
     stop = threading.Event()
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.accounts import MAX_FAILURES as MAX_FAILURES
-from apps.accounts import NAME, Accounts
+from apps.accounts import NAME, Accounts, load_users_option
 from apps.accounts import SCHEMA as ACCOUNTS_SCHEMA
 from apps.clock import Clock, SystemClock
 from apps.store import Audit, Store
@@ -423,12 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     svc = OAService(a.db, files, load_key(Path(a.key or a.db + ".key")), SystemClock(), store)
     svc.app.trusted_proxies = trusted
     if a.users:
-        try:
-            for name, password in dict(json.loads(Path(a.users).read_text())).items():
-                svc.add_user(str(name), str(password))
-        except (OSError, ValueError, TypeError) as exc:
-            svc.close()
-            p.error(f"--users {a.users}: expected a JSON object of user -> password ({exc})")
+        load_users_option(p, a.users, svc.add_user, svc.close)
     server = make_server(svc.app, a.bind, a.port)
     print(f"oa: serving on http://{a.bind}:{server.server_address[1]}", flush=True)
     stop_on_sigterm()
