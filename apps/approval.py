@@ -101,6 +101,7 @@ class ApprovalService:
         r("GET", "/health", "health", lambda req: (200, {"ok": True}))
         r("POST", "/login", "login", self.accounts.login)
         r("POST", "/applications", "submit", self._submit)
+        r("GET", "/applications", "list", self._list)
         r("GET", "/applications/{id}", "query", self._query)
         r("POST", "/applications/{id}/accept", "accept", self._accept)
         r("POST", "/applications/{id}/reviews/{department}", "review", self._review)
@@ -290,6 +291,30 @@ class ApprovalService:
             )
             self.audit.record(cur, "op", by, f"decide-{decision}", str(row["id"]))
         return 200, self._status(row["id"])
+
+    def _list(self, req: Request) -> tuple[int, Json]:
+        """A work queue: applications in `state` (oldest first), or those awaiting `department`'s review."""
+        state, dept = req.query.get("state", ""), req.query.get("department", "")
+        states = ("submitted", "in_review", "returned", "final", "approved", "rejected")
+        if state and state not in states:
+            raise ApiError(400, f"query 'state': unknown state {state!r}; use one of {', '.join(states)}")
+        raw_limit = req.query.get("limit", "20")
+        if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+            raise ApiError(400, f"query 'limit' must be 1..1000 (got {raw_limit!r})")
+        sql = "SELECT a.id, a.state, a.subject, a.round FROM applications a"
+        args: list[Any] = []
+        where = []
+        if dept:
+            sql += " JOIN steps s ON s.app_id = a.id AND s.kind = 'review' AND s.state = 'open'"
+            where.append("s.department = ?")
+            args.append(dept)
+        if state:
+            where.append("a.state = ?")
+            args.append(state)
+        sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY a.id LIMIT ?"
+        with self.store.tx() as cur:
+            rows = cur.execute(sql, (*args, int(raw_limit))).fetchall()
+        return 200, {"applications": [dict(r) for r in rows]}
 
     def _query(self, req: Request) -> tuple[int, Json]:
         return 200, self._status(req.number("id"))

@@ -32,8 +32,10 @@ def offered_timeline(
     for e in events:
         i = int((e.t_s - start_s) // interval_s)
         if 0 <= i < n:
-            bins[i][(e.src, e.dst, e.app)] += e.bytes_up * 8 / interval_s
-            bins[i][(e.dst, e.src, e.app)] += e.bytes_down * 8 / interval_s
+            legs = ((e.src, e.via), (e.via, e.dst)) if e.via else ((e.src, e.dst),)
+            for a, b in legs:  # through a relay, both legs carry the operation
+                bins[i][(a, b, e.app)] += e.bytes_up * 8 / interval_s
+                bins[i][(b, a, e.app)] += e.bytes_down * 8 / interval_s
     for f in flows:
         first = max(0, int((f.start_s - start_s) // interval_s))
         for i in range(first, n):

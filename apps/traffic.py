@@ -14,6 +14,8 @@
 * **Mistyped passwords**: each password entry is wrong with probability 4 % (our assumption; the
   user retries at once), so logins produce a realistic share of `login` failure events.
 * **Users per bureau**: `users_per_desktop` for each office desktop the model gives the bureau.
+* **Applicants** file approval applications from the internet hosts through the DMZ portal
+  (`Event.via`), when the model has both; staff log in and review from their desks.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ OP_MIX: dict[str, dict[str, tuple[float, int | str, int | str]]] = {
     },
 }
 LOGIN_BYTES = (400, 600)
+APPLICANT_OPS = frozenset({"submit"})  # approval operations of applicants, who reach the portal from outside
 CLIENT_APPS_INDEX = {"oa": 1, "approval": 2}  # one random stream per application
 
 
@@ -92,14 +95,15 @@ class Event:
     bytes_up: int
     bytes_down: int
     ok: bool = True
+    via: str = ""  # a relay on the way (the DMZ portal in front of the approval server), or ""
 
 
 def users_of(net: Network, app: str, per_desktop: int) -> list[User]:
-    """The users of `app`: office desktops of each bureau (OA), service desks or else desktops (approval)."""
+    """The users of `app`: office desktops of each bureau (OA); for approval also the service desks."""
     hosts = [n for n in net.nodes if n.is_host]
     office = [n for n in hosts if n.zone == "office" and n.site.startswith("bureau-")]
     desks = [n for n in hosts if n.zone == "service"]
-    seats = desks if app == "approval" and desks else office
+    seats = desks + office if app == "approval" else office  # bureau users review as departments
     return [User(f"{h.name}-u{i + 1}", h.name, h.site) for h in seats for i in range(per_desktop)]
 
 
@@ -109,6 +113,13 @@ def server_of(net: Network, app: str) -> Node:
     if not servers:
         raise ValueError(f"model {net.name} has no host in the servers zone")
     return next((n for n in servers if app in n.name), servers[0])
+
+
+def portal_of(net: Network) -> Node | None:
+    """The DMZ portal that internet clients reach services through: the first DMZ host (None: no DMZ)."""
+    if not any(n.is_host and n.zone == "internet" for n in net.nodes):
+        return None
+    return next((n for n in net.nodes if n.is_host and n.zone == "dmz"), None)
 
 
 def doc_sizes(rng: np.random.Generator, p: ClientParams, n: int) -> np.typing.NDArray[np.int64]:
@@ -155,6 +166,8 @@ def client_events(
     if not users:
         return []
     server = server_of(net, app).name
+    portal = portal_of(net) if app == "approval" else None
+    citizens = [n.name for n in net.nodes if n.is_host and n.zone == "internet"] if portal else []
     rng = np.random.default_rng([cfg.seed, CLIENT_APPS_INDEX[app]])
     compress = cfg.day_minutes * 60.0 / DAY_S
     starts = session_starts(rng, len(users) * p.sessions_per_user_hour / 3600.0, start_s, duration_s, curve)
@@ -181,12 +194,16 @@ def client_events(
             t += float(thinks[k])
             if t >= start_s + duration_s:
                 break
-            _, up, down = mix[names[ops[k]]]
-            emit(
-                names[ops[k]],
-                (int(sizes[k]) if up == "doc" else int(up)) + HTTP_OVERHEAD_BYTES,
-                (int(sizes[k]) if down == "doc" else int(down)) + HTTP_OVERHEAD_BYTES,
-            )
+            op = names[ops[k]]
+            _, up, down = mix[op]
+            up_b = (int(sizes[k]) if up == "doc" else int(up)) + HTTP_OVERHEAD_BYTES
+            down_b = (int(sizes[k]) if down == "doc" else int(down)) + HTTP_OVERHEAD_BYTES
+            if op in APPLICANT_OPS and citizens:  # an applicant files it from the internet, via the portal
+                src = citizens[int(rng.integers(len(citizens)))]
+                out.append(Event(t, t * compress, app, f"{src}-applicant", src, server, op, up_b, down_b,
+                                 via=portal.name if portal else ""))  # fmt: skip
+            else:
+                emit(op, up_b, down_b)
     out.sort(key=lambda e: (e.t_s, e.user))
     return out
 

@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from typing import Any
 from firewall import conntrackd
 from firewall.plan import PairPlan
 from firewall.slots import SlotTable, evenness
+from govnet import netns
 from govnet.errors import GovnetError
 from govnet.events import EventLog, event
 from govnet.metrics import Point
@@ -46,7 +46,6 @@ GROUP_ID = 201_000
 PIN_TABLE = 100  # routing table (and rule priority) of member i's pinned sessions: PIN_TABLE + i
 HASH_FIELDS = 0x37  # src/dst address, ip protocol, src/dst port
 HASH_SEED = 4242  # net.ipv4.fib_multipath_hash_seed (kernel >= 6.11); older kernels share one seed
-CLONE_NEWNET = 0x40000000
 SOCKET_NAME = "control.sock"
 
 Log = Callable[[str], None]
@@ -61,32 +60,12 @@ def _quiet(_m: str) -> None:
 
 
 # namespaces ------------------------------------------------------------------------------------
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
 def socket_in_netns(pid: int, family: int, kind: int, proto: int) -> socket.socket:
-    """A socket created inside the network namespace of `pid` (a short-lived thread enters it)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns failed")
-            finally:
-                os.close(fd)
-            box["sock"] = socket.socket(family, kind, proto)
-        except OSError as exc:
-            box["err"] = exc
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join()
-    if "err" in box:
-        raise FirewallError(f"cannot open a probe socket in namespace of pid {pid}: {box['err']}")
-    sock: socket.socket = box["sock"]
-    return sock
+    """A socket created inside the network namespace of `pid` (FirewallError if it cannot be)."""
+    try:
+        return netns.socket_in_netns(pid, family, kind, proto)
+    except OSError as exc:
+        raise FirewallError(f"cannot open a probe socket in namespace of pid {pid}: {exc}") from None
 
 
 def ns_run(

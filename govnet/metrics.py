@@ -223,6 +223,7 @@ APP = Measurement(
     (
         Field("latency_s", SECONDS, "response time"),
         Field("ops", COUNT, "operations completed", "counter", int),
+        Field("errors", COUNT, "operations that failed (refused, timed out, 4xx/5xx)", "gauge", int),
     ),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import time
@@ -28,6 +29,19 @@ def _check_name(v: Checker_, value: Any, path: str) -> Any:
     return value
 
 
+def _traffic(v: Checker_, value: Any, path: str) -> Any:
+    """The OA/approval users and background traffic played after the checks (apps.lab.TrafficSpec)."""
+    from apps.lab import parse_traffic
+
+    if value is None:
+        return None
+    try:
+        return parse_traffic(value, v.source, path)
+    except ModelError as exc:
+        v.problems += exc.problems
+        return None
+
+
 SCENARIO = obj(
     {
         "name": (name_field, REQUIRED),
@@ -35,6 +49,7 @@ SCENARIO = obj(
         "model": (text_field, "weihai"),
         "checks": (list_of(_check_name, 1), lambda: list(CHECKS)),
         "monitor": (bool_field, True),  # metrics store + SNMP + link counters during the lab
+        "traffic": (_traffic, None),  # OA/approval users and background classes, after the checks
     }
 )
 
@@ -91,7 +106,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
     if os.geteuid() != 0:
         raise NotRootError("labs build an emulated network and need root: run 'sudo govnet lab run ...'")
     run = create_run_dir(scenario["name"])
-    (run / "scenario.json").write_text(json.dumps(scenario, indent=1) + "\n")
+    (run / "scenario.json").write_text(json.dumps(scenario, indent=1, default=_jsonable) + "\n")
     (run / "model.yaml").write_text(dump_model_yaml(net))
     caps = detect()
     log(f"run directory {run}")
@@ -116,6 +131,8 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                     if pair is not None and metrics.get("writer") is not None:
                         pair.sink = metrics["writer"].write
                     report = run_checks(emu, tuple(scenario["checks"]))
+                    if scenario["traffic"] is not None:
+                        metrics["apps"] = _traffic_run(emu, run, scenario["traffic"], metrics, log)
                     if pair is not None:
                         metrics["firewall_pair"] = pair.status()
                         pair.sink = None
@@ -137,6 +154,42 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         + (f"\n{report.table()}" if report is not None else "")
     )
     return LabResult(ok, run, report_path, summary)
+
+
+def _traffic_run(emu: Any, run: Path, spec: Any, metrics: dict[str, Any], log: Callable[[str], None]) -> Any:
+    """Play the scenario's working day over the network; the per-service numbers for the report."""
+    from apps.lab import AppsLab
+
+    writer = metrics.get("writer")
+    with AppsLab(emu, run, spec, log=log, sink=writer.write if writer is not None else None) as apps:
+        apps.play()
+    summary = apps.summary
+    if summary:
+        summary["audit"] = _audit_apps(run)
+        log(f"apps: {summary['audit']['login_records']} login records in the audit ledger {run / 'audit.db'}")
+    return summary
+
+
+def _audit_apps(run: Path) -> dict[str, Any]:
+    """Feed the services' login events into the run's audit ledger (the login event stream)."""
+    from ids.audit import Auditor, Ledger, load_policy, parse_file
+
+    counts: dict[str, int] = {}
+    with Ledger(run / "audit.db") as ledger:
+        auditor = Auditor(load_policy(None), ledger=ledger, batch=1000)
+        decisions = []
+        for db in ("oa.db", "approval.db"):
+            if (run / "apps" / db).exists():
+                decisions += auditor.feed_all(parse_file(run / "apps" / db, "app")).decisions
+        for e in ledger.entries(kind="login"):
+            counts[e.service] = counts.get(e.service, 0) + 1
+        intact = ledger.verify().ok
+    return {
+        "ledger": "audit.db",
+        "login_records": dict(sorted(counts.items())),
+        "decisions": [f"{d.kind} {d.subject}: {d.reason}" for d in decisions],
+        "intact": intact,
+    }
 
 
 @contextlib.contextmanager
@@ -209,6 +262,64 @@ def _metric_queries(store: Any, window_s: int) -> dict[str, str]:
     return out
 
 
+def _jsonable(o: Any) -> Any:
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    return str(o)
+
+
+def _traffic_lines(a: dict[str, Any]) -> list[str]:
+    """The report's traffic section: what the users did and saw, and what the services recorded."""
+    w, u = a["window"], a["users"]
+    lines = [
+        "## Traffic (OA, approval, background)",
+        "",
+        f"{w['hours']:g} h of the working day from {w['start_hour']:g}:00 played in {w['wall_s']:g} s; "
+        f"{a['planned']['operations']} operations planned, {u['operations']} done, {u['errors']} failed, "
+        f"{u['conflicts']} found their work item taken by a colleague (409). "
+        "Offered traffic: `offered.json` (simulated time), `offered-wall.json` (per 10 s of the run); "
+        "every operation: `apps/ops.jsonl`.",
+        "",
+        "| operation | count | errors | conflicts | mean latency | p95 latency |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for op, r in u["by_op"].items():
+        mean = f"{r['latency_mean_s'] * 1000:.1f} ms" if r["latency_mean_s"] is not None else "-"
+        p95 = f"{r['latency_p95_s'] * 1000:.1f} ms" if r["latency_p95_s"] is not None else "-"
+        lines.append(f"| {op} | {r['count']} | {r['errors']} | {r['conflicts']} | {mean} | {p95} |")
+    lines += ["", "| background class | flows | packets sent | delivered |", "| --- | --- | --- | --- |"]
+    for cls, c in u["background"].items():
+        share = f"{c['delivered']:.2%}" if c["delivered"] is not None else "-"
+        lines.append(f"| {cls} | {c['flows']} | {c['sent']} | {share} |")
+    lines.append("")
+    svc = a["services"]
+    if "oa" in svc:
+        oa = svc["oa"]
+        states = ", ".join(f"{k} {v}" for k, v in sorted(oa["by_state"].items()))
+        lines.append(
+            f"- OA: {oa['documents']} documents ({states}), "
+            f"{oa['attachments']} attachments, {oa['delivered']} delivered (mean {oa['delivery_mean_s']} s), "
+            f"logins {oa['logins']}, tamper alerts {oa['tamper_alerts']}"
+        )
+    if "approval" in svc:
+        ap = svc["approval"]
+        states = ", ".join(f"{k} {v}" for k, v in sorted(ap["by_state"].items()))
+        lines.append(
+            f"- Approval: {ap['applications']} applications ({states}), {ap['completed']} completed "
+            f"(mean {ap['completion_mean_s']} s), {ap['escalations']} escalations, "
+            f"{ap['overdue_open_steps']} steps overdue at the end, {ap['receipts_sent']} receipts mailed, "
+            f"logins {ap['logins']}"
+        )
+    au = a.get("audit")
+    if au:
+        lines.append(
+            f"- Login audit: {au['login_records']} login records in the hash-chained ledger `{au['ledger']}` "
+            f"({'intact' if au['intact'] else 'BROKEN'}); policy decisions: {len(au['decisions'])}"
+        )
+    lines.append("")
+    return lines
+
+
 def _write_report(
     run: Path,
     scenario: dict[str, Any],
@@ -231,7 +342,7 @@ def _write_report(
         "total_s": total_s,
         "metrics": metrics,
     }
-    (run / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    (run / "results.json").write_text(json.dumps(results, indent=1, default=_jsonable) + "\n")
     lines = [
         f"# Lab `{scenario['name']}` on model `{model}`: {'PASSED' if ok else 'FAILED'}",
         "",
@@ -255,7 +366,8 @@ def _write_report(
             lines.append("")
     if metrics:
         lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in ("store", "queries", "firewall_pair")]
+        skip = ("store", "queries", "firewall_pair", "apps")
+        lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in skip]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
         lines.append("")
@@ -269,6 +381,8 @@ def _write_report(
             for m in fw["members"]
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
+    if metrics.get("apps"):
+        lines += _traffic_lines(metrics["apps"])
     lines += ["## What this machine can emulate", "", "```", caps, "```", ""]
     path = run / "report.md"
     path.write_text("\n".join(lines))

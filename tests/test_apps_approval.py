@@ -218,3 +218,20 @@ def test_department_names_with_spaces_are_url_decoded(ap: Deployment) -> None:
         "POST", f"/applications/{app}/reviews/fire%20safety", {"by": "f", "decision": "approve"}
     )
     assert status == 200 and [s["department"] for s in _open(body, "review")] == ["environment", "planning"]
+
+
+def test_work_queues_by_state_and_department(ap: Deployment) -> None:
+    first, second = ap.submit(), ap.submit()
+    assert [a["id"] for a in ap.call("GET", "/applications?state=submitted")[1]["applications"]] == [
+        first,
+        second,
+    ]
+    ap.call("POST", f"/applications/{first}/accept", {"by": "clerk"})
+    queue = ap.call("GET", f"/applications?department={DEPTS[0]}")[1]["applications"]
+    assert [a["id"] for a in queue] == [first]
+    ap.call("POST", f"/applications/{first}/reviews/{DEPTS[0]}", {"by": "x", "decision": "approve"})
+    assert ap.call("GET", f"/applications?department={DEPTS[0]}")[1]["applications"] == []
+    assert len(ap.call("GET", f"/applications?department={DEPTS[1]}")[1]["applications"]) == 1
+    assert ap.call("GET", "/applications?state=nonsense")[0] == 400
+    assert ap.call("GET", "/applications?limit=0")[0] == 400
+    assert len(ap.call("GET", "/applications?limit=1")[1]["applications"]) == 1

@@ -156,7 +156,13 @@ def test_offered_export_loads_in_capacity(tmp_path: Path) -> None:
     )
     bins = offered_timeline(events, [], start, duration, 900.0)
     total_bits = sum(sum(b.values()) * 900.0 for b in bins)
-    assert total_bits == pytest.approx(sum((e.bytes_up + e.bytes_down) * 8 for e in events), rel=1e-9)
+    legs = [2 if e.via else 1 for e in events]  # an applicant's request crosses the portal: two legs
+    assert any(n == 2 for n in legs)
+    assert total_bits == pytest.approx(
+        sum((e.bytes_up + e.bytes_down) * 8 * n for e, n in zip(events, legs, strict=True)), rel=1e-9
+    )
+    submits = [e for e in events if e.op == "submit"]
+    assert submits and all(e.src == "citizen1" and e.via == "dmz-portal" for e in submits)
     one = offered_timeline([], [f for f in flows if f.cls == "voice"][:1], start, duration, 900.0)
     f = next(f for f in flows if f.cls == "voice")
     assert sum(sum(b.values()) for b in one) * 900.0 == pytest.approx(

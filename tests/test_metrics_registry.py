@@ -47,7 +47,7 @@ EXPECTED = {
     "ids": ({"sensor", "signature_id", "severity"}, {"alerts"}),
     "login": ({"service", "result"}, {"attempts"}),
     "hsm": ({"tier"}, {"bytes", "files", "recalls"}),
-    "app": ({"app", "op"}, {"latency_s", "ops"}),
+    "app": ({"app", "op"}, {"latency_s", "ops", "errors"}),
 }
 
 

@@ -226,7 +226,7 @@ CASES = [
     ),
     pytest.param(
         mutated(lambda d: d["policy"].append({"from": "office", "to": "guests"})),
-        "policy[6].to",
+        "policy[7].to",
         "unknown zone",
         "'guests'",
         id="policy-unknown-zone",
@@ -342,7 +342,7 @@ CASES = [
     ),
     pytest.param(
         mutated(lambda d: d["policy"].append({"from": "office", "to": "servers", "services": ["tcp/22"]})),
-        "policy[6]",
+        "policy[7]",
         "a second rule for office -> servers",
         "merge it into policy[0]",
         id="policy-duplicate-pair",
