@@ -49,6 +49,7 @@ SCENARIO = obj(
         "model": (text_field, "weihai"),
         "checks": (list_of(_check_name, 1), lambda: list(CHECKS)),
         "monitor": (bool_field, True),  # metrics store + SNMP + link counters during the lab
+        "validate": (bool_field, False),  # simulator vs emulator on the same flows, after the checks
         "traffic": (_traffic, None),  # OA/approval users and background classes, after the checks
     }
 )
@@ -131,6 +132,8 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                     if pair is not None and metrics.get("writer") is not None:
                         pair.sink = metrics["writer"].write
                     report = run_checks(emu, tuple(scenario["checks"]))
+                    if scenario["validate"]:
+                        metrics["validation"] = _validation(emu, log)
                     if scenario["traffic"] is not None:
                         metrics["apps"] = _traffic_run(emu, run, scenario["traffic"], metrics, log)
                     if pair is not None:
@@ -154,6 +157,21 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         + (f"\n{report.table()}" if report is not None else "")
     )
     return LabResult(ok, run, report_path, summary)
+
+
+def _validation(emu: Any, log: Callable[[str], None]) -> dict[str, Any]:
+    """The simulator's per-link loads against the emulator's for the same flows (labs/validate.py)."""
+    from labs.validate import run_validation
+
+    log("validation: the same flows in the emulator and the simulator")
+    doc = run_validation(emu)
+    rel = doc["mean_relative_error"]
+    log(
+        f"validation: {len(doc['links'])} links in use, mean utilisation error "
+        f"{doc['mean_utilisation_error']:.2%}, mean relative error "
+        + (f"{rel:.1%}" if rel is not None else "-")
+    )
+    return doc
 
 
 def _traffic_run(emu: Any, run: Path, spec: Any, metrics: dict[str, Any], log: Callable[[str], None]) -> Any:
@@ -268,6 +286,30 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+def _validation_lines(v: dict[str, Any]) -> list[str]:
+    rel = v["mean_relative_error"]
+    lines = [
+        "## Simulator vs emulator",
+        "",
+        f"The same {len(v['flows'])} flows (TCP bulk both ways between bureau desktops and a server, one "
+        f"constant-rate UDP stream) for {v['seconds']:g} s in the emulator and in the flow simulator. "
+        f"Mean utilisation error {v['mean_utilisation_error']:.2%} of capacity; mean relative error "
+        + (f"{rel:.1%}" if rel is not None else "-")
+        + " (links at >= 1 %). Parallel members are compared as one bundle (see labs/validate.py).",
+        "",
+        "| link | capacity | predicted | measured | utilisation error | relative error |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for lk in v["links"]:
+        r = f"{lk['relative_error']:.1%}" if lk["relative_error"] is not None else "-"
+        lines.append(
+            f"| {lk['name']} | {lk['capacity_mbps']:g} | {lk['predicted_mbps']:.2f} "
+            f"| {lk['measured_mbps']:.2f} | {lk['utilisation_error']:.2%} | {r} |"
+        )
+    lines.append("")
+    return lines
+
+
 def _traffic_lines(a: dict[str, Any]) -> list[str]:
     """The report's traffic section: what the users did and saw, and what the services recorded."""
     w, u = a["window"], a["users"]
@@ -276,17 +318,19 @@ def _traffic_lines(a: dict[str, Any]) -> list[str]:
         "",
         f"{w['hours']:g} h of the working day from {w['start_hour']:g}:00 played in {w['wall_s']:g} s; "
         f"{a['planned']['operations']} operations planned, {u['operations']} done, {u['errors']} failed, "
-        f"{u['conflicts']} found their work item taken by a colleague (409). "
+        f"{u['conflicts']} found their work item taken by a colleague (409). Lag is how late an operation "
+        "started: latency is not compressed, so a slow reply delays the user's next operations. "
         "Offered traffic: `offered.json` (simulated time), `offered-wall.json` (per 10 s of the run); "
         "every operation: `apps/ops.jsonl`.",
         "",
-        "| operation | count | errors | conflicts | mean latency | p95 latency |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| operation | count | errors | conflicts | mean latency | p95 latency | p95 lag |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for op, r in u["by_op"].items():
         mean = f"{r['latency_mean_s'] * 1000:.1f} ms" if r["latency_mean_s"] is not None else "-"
         p95 = f"{r['latency_p95_s'] * 1000:.1f} ms" if r["latency_p95_s"] is not None else "-"
-        lines.append(f"| {op} | {r['count']} | {r['errors']} | {r['conflicts']} | {mean} | {p95} |")
+        lag = f"{r['lag_p95_s']:.1f} s"
+        lines.append(f"| {op} | {r['count']} | {r['errors']} | {r['conflicts']} | {mean} | {p95} | {lag} |")
     lines += ["", "| background class | flows | packets sent | delivered |", "| --- | --- | --- | --- |"]
     for cls, c in u["background"].items():
         share = f"{c['delivered']:.2%}" if c["delivered"] is not None else "-"
@@ -366,7 +410,7 @@ def _write_report(
             lines.append("")
     if metrics:
         lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        skip = ("store", "queries", "firewall_pair", "apps")
+        skip = ("store", "queries", "firewall_pair", "apps", "validation")
         lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in skip]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
@@ -381,6 +425,8 @@ def _write_report(
             for m in fw["members"]
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
+    if metrics.get("validation"):
+        lines += _validation_lines(metrics["validation"])
     if metrics.get("apps"):
         lines += _traffic_lines(metrics["apps"])
     lines += ["## What this machine can emulate", "", "```", caps, "```", ""]
