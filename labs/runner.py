@@ -291,7 +291,7 @@ def _validation_lines(v: dict[str, Any]) -> list[str]:
     lines = [
         "## Simulator vs emulator",
         "",
-        f"The same {len(v['flows'])} flows (TCP bulk both ways between bureau desktops and a server, one "
+        f"The same {len(v['flows'])} flows (TCP bulk, up or down, between bureau desktops and a server; one "
         f"constant-rate UDP stream) for {v['seconds']:g} s in the emulator and in the flow simulator. "
         f"Mean utilisation error {v['mean_utilisation_error']:.2%} of capacity; mean relative error "
         + (f"{rel:.1%}" if rel is not None else "-")

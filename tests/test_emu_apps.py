@@ -56,8 +56,11 @@ def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
     for export in ("offered.json", "offered-wall.json"):
         demands = load_demands(run / export, net)
         assert {d.cls for d in demands} >= {"oa", "approval"}
+    validation = results["metrics"]["validation"]  # the scenario compares simulator and emulator first
+    assert validation["links"] and validation["mean_relative_error"] < 0.10
     report = (run / "report.md").read_text()
     assert "## Traffic (OA, approval, background)" in report and "| oa/create |" in report
+    assert "## Simulator vs emulator" in report
     assert (run / "apps" / "ops.jsonl").exists() and (run / "audit.db").exists()
     assert not subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.strip()
 

@@ -7,7 +7,7 @@ behaviour profiles. See README "Login audit".
 
 from ids.audit.auditor import Auditor, FeedResult, LedgerRecorder, anomaly_alert, decision_entry
 from ids.audit.config import Limit, Policy, PolicyError, load_policy, policy_document
-from ids.audit.follow import LogFollower
+from ids.audit.follow import AppDbFollower, LogFollower
 from ids.audit.ledger import Cursor, Entry, Ledger, VerifyResult
 from ids.audit.parse import KINDS, Attempts, attempts, parse_file, parse_line
 from ids.audit.policy import CallbackEnforcer, Decision, Enforcer, HookFailure, Outcome, PolicyEngine
@@ -19,6 +19,7 @@ __all__ = [
     "KINDS",
     "Activity",
     "Anomaly",
+    "AppDbFollower",
     "Attempts",
     "Auditor",
     "CallbackEnforcer",
