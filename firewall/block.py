@@ -15,6 +15,10 @@ died. A block without an end is an element without a timeout. Every node gets th
 all members of a pair and every firewall on any path drop the source. `block()` returns once every
 firewall has it.
 
+How a script reaches a firewall: by default `nsenter` into its namespace (`nft -f -`); with
+`push=` (e.g. `monitors.devcli.CliPush(...).push`), over the device's management SSH from the NOC,
+as an operator's automation would. The NIDS's blocks take the SSH path in labs (`via` says which).
+
 An `Enforcer` for `ids.audit` (`apply(decision)`: `block_source` decisions; other kinds are left
 to other hooks). Each action is kept in `applied`, with the decision's time, so the delay from
 threshold to effect can be measured, as `ids.labsshd.LabSshdEnforcer` does.
@@ -94,7 +98,11 @@ class FirewallBlock:
     KINDS = frozenset({"block_source"})
 
     def __init__(
-        self, emu: Any, nodes: Sequence[str] | None = None, clock: Callable[[], float] = time.time
+        self,
+        emu: Any,
+        nodes: Sequence[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        push: Callable[[str, str], None] | None = None,
     ) -> None:
         self.emu = emu
         self.nodes = (
@@ -103,9 +111,17 @@ class FirewallBlock:
         if not self.nodes:
             raise BlockError(f"model {emu.model.name} has no firewall to block sources on")
         self.clock = clock
+        self.push = push  # (node, nft script): e.g. monitors.devcli.CliPush over SSH; default nsenter
+        self.via = "ssh" if push is not None else "nsenter"
         self.applied: list[Applied] = []
 
     def _nft(self, node: str, script: str) -> str:
+        if self.push is not None:
+            try:
+                self.push(node, script)
+            except (RuntimeError, OSError) as exc:
+                raise BlockError(str(exc)) from None
+            return ""
         r = subprocess.run(
             ["nsenter", f"--net=/proc/{self.emu.pid(node)}/ns/net", "--", "nft", "-f", "-"],
             input=script,

@@ -49,6 +49,7 @@ SCENARIO = obj(
         "model": (text_field, "weihai"),
         "checks": (list_of(_check_name, 1), lambda: list(CHECKS)),
         "monitor": (bool_field, True),  # metrics store + SNMP + link counters during the lab
+        "ids": (bool_field, False),  # NIDS sensors on the pair's links and the DMZ, blocks to the firewalls
         "validate": (bool_field, False),  # simulator vs emulator on the same flows, after the checks
         "traffic": (_traffic, None),  # OA/approval users and background classes, after the checks
     }
@@ -128,6 +129,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                 with (
                     _firewall_pair(emu, net, run, log) as pair,
                     _monitoring(emu, run, scenario["monitor"], log) as metrics,
+                    _nids(emu, run, scenario["ids"], metrics.get("cli"), log) as nids,
                 ):
                     if pair is not None and metrics.get("writer") is not None:
                         pair.sink = metrics["writer"].write
@@ -136,6 +138,9 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                         metrics["validation"] = _validation(emu, log)
                     if scenario["traffic"] is not None:
                         metrics["apps"] = _traffic_run(emu, run, scenario["traffic"], metrics, log)
+                    if nids is not None:
+                        nids.stop()
+                        metrics["nids"] = nids.summary()
                     if pair is not None:
                         metrics["firewall_pair"] = pair.status()
                         pair.sink = None
@@ -211,6 +216,25 @@ def _audit_apps(run: Path) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
+def _nids(emu: Any, run: Path, enabled: bool, cli: Any, log: Callable[[str], None]) -> Iterator[Any]:
+    """NIDS sensors and their block path for the whole lab (ids/nids/lab.py), when asked for. Blocks
+    go over the firewalls' management SSH (netmiko from the NOC) when monitoring runs the device CLI."""
+    if not enabled:
+        yield None
+        return
+    from ids.nids.lab import LabNids
+    from monitors.devcli import CliPush
+
+    push = CliPush(emu, cli[0], cli[1]) if cli is not None else None
+    try:
+        with LabNids(emu, run, log=log, push=push.push if push is not None else None) as nids:
+            yield nids
+    finally:
+        if push is not None:
+            push.close()
+
+
+@contextlib.contextmanager
 def _firewall_pair(emu: Any, net: Any, run: Path, log: Callable[[str], None]) -> Iterator[Any]:
     """The active/active firewall pair's controller (state sync, steering, probes) when the model has one."""
     from firewall import Pair, pair_plan
@@ -244,10 +268,12 @@ def _monitoring(emu: Any, run: Path, enabled: bool, log: Callable[[str], None]) 
     t0 = time.time()
     monitor.start()
     info["writer"] = writer
+    info["cli"] = monitor.cli_access()
     try:
         yield info
     finally:
         info.pop("writer", None)
+        info.pop("cli", None)
         monitor.stop()
         stats = writer.close()
         info["points_written"] = stats.sent
@@ -284,6 +310,24 @@ def _jsonable(o: Any) -> Any:
     if dataclasses.is_dataclass(o) and not isinstance(o, type):
         return dataclasses.asdict(o)
     return str(o)
+
+
+def _nids_lines(n: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Intrusion detection",
+        "",
+        f"Sensors: {', '.join(n['sensors'])}. Alerts: {n['alerts']}; kernel drops: {n['kernel_drops']}. "
+        "Every alert is in `nids/<sensor>.json`; blocks are in `events.json`.",
+        "",
+    ]
+    lines += [f"- {sig}: {count}" for sig, count in sorted(n["by_signature"].items())]
+    lines += [
+        f"- block {b['src_ip']} ({b.get('signature')}): {b['state']}"
+        + (f" in {b['time_to_block_s']} s from the first packet" if "time_to_block_s" in b else "")
+        for b in n["blocks"]
+    ]
+    lines.append("")
+    return lines
 
 
 def _validation_lines(v: dict[str, Any]) -> list[str]:
@@ -410,7 +454,7 @@ def _write_report(
             lines.append("")
     if metrics:
         lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        skip = ("store", "queries", "firewall_pair", "apps", "validation")
+        skip = ("store", "queries", "firewall_pair", "apps", "validation", "nids")
         lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in skip]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
@@ -425,6 +469,8 @@ def _write_report(
             for m in fw["members"]
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
+    if metrics.get("nids"):
+        lines += _nids_lines(metrics["nids"])
     if metrics.get("validation"):
         lines += _validation_lines(metrics["validation"])
     if metrics.get("apps"):

@@ -220,6 +220,12 @@ class LabMonitor:
             if bw_mbps:
                 fields["utilisation"] = max(rx_rate, tx_rate) * 8 / (bw_mbps * 1e6)
 
+    def cli_access(self) -> tuple[str, Path] | None:
+        """(NOC host, private key) for root SSH to the routers and firewalls, once their sshd runs."""
+        if not self._sshd or not self.noc:
+            return None
+        return self.noc, self.workdir / "ssh" / "collector_ed25519"
+
     def restart_agent(self, name: str) -> None:
         """Restart one device's SNMP agent (fault injection: its uptime and counters start again)."""
         self._agents[name] = restart_agent(self.emu, self.workdir, name, self._agents[name], self._creds)

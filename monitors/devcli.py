@@ -15,6 +15,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import re
 import subprocess
 import sys
 import time
@@ -212,3 +213,83 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# configuration push (the NIDS's blocks) ------------------------------------------------------------
+class CliPush:
+    """Run nft scripts on devices over their management SSH, from the NOC's network namespace.
+
+    The same path an operator's automation takes: one netmiko session per device (root, the run's
+    key), opened through a socket created inside the NOC host's namespace, kept open between pushes.
+    `push(node, script)` feeds the script to `nft -f -` on the device and raises RuntimeError with
+    nft's message when the device refuses it. `firewall.block.FirewallBlock(push=...)` uses it."""
+
+    def __init__(self, emu: Any, noc: str, key: Path, timeout_s: float = 10.0) -> None:
+        from monitors.snmp import agent_address
+
+        self.emu, self.noc, self.key, self.timeout_s = emu, noc, key, timeout_s
+        self._ips = {n.name: agent_address(emu.model, n) for n in cli_nodes(emu.model)}
+        self._conns: dict[str, Any] = {}
+
+    def _conn(self, node: str) -> Any:
+        conn = self._conns.get(node)
+        if conn is None:
+            import socket
+
+            from netmiko import ConnectHandler
+
+            from govnet.netns import socket_in_netns
+
+            ip = self._ips[node]
+            sock = socket_in_netns(self.emu.pid(self.noc), socket.AF_INET, socket.SOCK_STREAM)
+            sock.settimeout(self.timeout_s)
+            sock.connect((ip, 22))
+            conn = ConnectHandler(
+                device_type="linux",
+                host=ip,
+                username="root",
+                use_keys=True,
+                key_file=str(self.key),
+                allow_agent=False,
+                conn_timeout=self.timeout_s,
+                ssh_strict=False,
+                system_host_keys=False,
+                alt_host_keys=False,
+                sock=sock,
+            )
+            self._conns[node] = conn
+        return conn
+
+    def connect(self, nodes: Iterable[str]) -> None:
+        """Open the sessions now, so that the first push does not pay for the SSH handshake."""
+        for node in nodes:
+            self._conn(node)
+
+    def push(self, node: str, script: str) -> None:
+        import base64
+
+        # one line (netmiko checks the command's echo; a multi-line script breaks that)
+        blob = base64.b64encode(script.encode()).decode()
+        cmd = f"echo {blob} | base64 -d | nft -f - 2>&1; echo {MARK}rc=$?"
+        try:
+            # the long line wraps in the device's terminal, so its echo cannot be matched: wait for
+            # the prompt instead and read the exit status from our own marked line
+            out = self._conn(node).send_command(cmd, read_timeout=self.timeout_s, cmd_verify=False)
+        except Exception as exc:
+            self._drop(node)
+            raise RuntimeError(f"{node}: SSH push failed: {type(exc).__name__}: {exc}") from None
+        found = re.search(rf"^{MARK}rc=(\d+)\s*$", out, re.MULTILINE)
+        rc = found.group(1) if found else ""
+        if rc != "0":
+            text = "\n".join(ln for ln in out.splitlines() if MARK not in ln).strip()
+            raise RuntimeError(f"{node}: nft refused the script over SSH (exit {rc or '?'}): {text[:300]}")
+
+    def _drop(self, node: str) -> None:
+        conn = self._conns.pop(node, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.disconnect()
+
+    def close(self) -> None:
+        for node in list(self._conns):
+            self._drop(node)

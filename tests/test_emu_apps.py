@@ -56,6 +56,8 @@ def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
     for export in ("offered.json", "offered-wall.json"):
         demands = load_demands(run / export, net)
         assert {d.cls for d in demands} >= {"oa", "approval"}
+    nids = results["metrics"]["nids"]  # sensors watched the whole lab: a working day raises nothing
+    assert len(nids["sensors"]) == 5 and nids["alerts"] == 0 and nids["blocks"] == [], nids
     validation = results["metrics"]["validation"]  # the scenario compares simulator and emulator first
     assert validation["links"] and validation["mean_relative_error"] < 0.10
     report = (run / "report.md").read_text()

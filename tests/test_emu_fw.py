@@ -42,7 +42,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, fwpair.
     with Emulation(net, work) as emu, fwpair.Pair(emu, plan, work, balance=False) as pair:
         portal = emu.node("dmz-portal")
         portal.cmd("cd /tmp && python3 -m http.server 80 >/dev/null 2>&1 &")
-        time.sleep(1.0)
+        deadline = time.monotonic() + 20  # listening, not just started: Python is slow on a busy box
+        while "LISTEN" not in portal.cmd("ss -Htln 'sport = :80' | sed -n 1p | cut -c1-6"):
+            assert time.monotonic() < deadline, "the portal's web server did not start"
+            time.sleep(0.1)
         yield emu, pair
         watched = ("citizen1", "dmz-portal", "isp", "core1", "fw-a", "fw-b")
         dead = [n for n in watched if emu.node(n).shell.poll() is not None]

@@ -1,0 +1,300 @@
+"""NIDS sensors in an emulated lab, and the block path from their alerts to every firewall.
+
+    with LabNids(emu, run_dir, log=print) as nids:
+        ...                                   # traffic, attacks
+    nids.summary()                            # alerts per signature, blocks and their verification
+
+Where the sensors listen (one `python -m ids.nids.sensor` process each, capturing with AF_PACKET):
+- each firewall-pair member's **outside** link (towards the internet router) and **inside** link
+  (towards the core), inside the member's network namespace;
+- the **DMZ segment**: the switch port of each DMZ host, in the root namespace where the Linux
+  bridge lives (a tap of everything the host sends and receives).
+
+Each sensor writes EVE records to its own file, `run_dir/nids/<sensor>.json`. A `block` request
+(an alert whose detector or rule says block) is picked up within 50 ms by a follower in this process:
+1. the source goes onto every firewall (`firewall.block.FirewallBlock`: a timed nft set element,
+   the request's seconds), over each firewall's management SSH with netmiko when a `push` is given
+   (the lab runner passes `monitors.devcli.CliPush` when monitoring runs), else by `nsenter`;
+2. the block is **verified from the attacker's side**: the emulated host that owns the source
+   address opens a TCP connection to the alerted destination. No answer at all (no SYN-ACK, no RST)
+   within 1 s means the firewall drops it. Management addresses are never blocked (the sensors get
+   `--never-block` for the management subnets);
+3. a `block` event, state `block_verified` or `block_failed`, with `time_to_block_s` from the
+   alert's first packet to the block in effect, goes to the run's event log (`events.json`).
+
+A source already blocked is not blocked again until its block ends; sensors on several links see
+the same scan and each asks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from firewall.block import BlockError, FirewallBlock
+from firewall.plan import pair_plan
+from govnet import events
+from govnet.netns import socket_in_netns
+
+ROOT = Path(__file__).resolve().parents[2]
+POLL_S = 0.05
+PROBE_TIMEOUT_S = 1.0
+
+
+def sensor_points(net: Any) -> list[tuple[str, str | None, str]]:
+    """(sensor name, node whose namespace has the interface or None for the root namespace, iface)."""
+    plan = pair_plan(net)
+    members = plan.names if plan is not None else []
+    out: list[tuple[str, str | None, str]] = []
+    kinds = {lk.name: lk.kind for lk in net.links}
+    dmz_hosts = {n.name for n in net.nodes if n.is_host and n.zone == "dmz"}
+    switches = {n.name for n in net.nodes if n.is_switch}
+    for lk in net.links:
+        for node, ifname, peer in ((lk.a, lk.a_if, lk.b), (lk.b, lk.b_if, lk.a)):
+            if node in members and kinds[lk.name] in ("exit", "inside"):
+                side = "outside" if kinds[lk.name] == "exit" else "inside"
+                out.append((f"nids-{node}-{side}", node, ifname))
+            elif node in switches and peer in dmz_hosts:
+                out.append((f"nids-dmz-{peer}", None, ifname))
+    return out
+
+
+def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
+    """From `src_host`: 'answered' (connected or refused: the packets got through) or 'silent'."""
+    s = socket_in_netns(emu.pid(src_host), socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect((ip, port))
+        return "answered"
+    except ConnectionRefusedError:
+        return "answered"
+    except OSError:
+        return "silent"
+    finally:
+        s.close()
+
+
+class LabNids:
+    """Start the sensors and the block follower; `stop()` (or leaving `with`) ends everything."""
+
+    def __init__(
+        self,
+        emu: Any,
+        run: Path,
+        *,
+        log: Callable[[str], None] = print,
+        event_log: events.EventLog | None = None,
+        detector_settings: tuple[str, ...] = (),
+        push: Callable[[str, str], None] | None = None,
+    ) -> None:
+        self.emu, self.run, self.log = emu, run, log
+        self.net = emu.model
+        self.dir = run / "nids"
+        self.points = sensor_points(self.net)
+        self.never_block = sorted(str(v.subnet) for v in self.net.vlans if v.zone == "management")
+        self.detector_settings = detector_settings
+        self.procs: list[Any] = []
+        self.firewall: FirewallBlock | None = None
+        self.push = push
+        self._own_log = event_log is None
+        self.event_log = event_log or events.EventLog(run / "events.json")
+        self.owner = {str(n.addr).split("/")[0]: n.name for n in self.net.nodes if n.is_host and n.addr}
+        self.alerts: list[dict[str, Any]] = []
+        self.blocks: list[dict[str, Any]] = []
+        self._last_dest: dict[str, tuple[str, int]] = {}
+        self._blocked_until: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._offsets: dict[Path, int] = {}
+        self._stopped = False
+
+    # --- sensors -----------------------------------------------------------------------------
+    def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.firewall = FirewallBlock(self.emu, push=self.push)
+        self.firewall.install()
+        for name, node, iface in self.points:
+            out = self.dir / f"{name}.json"
+            out.touch()
+            cmd = [
+                sys.executable,
+                "-m",
+                "ids.nids.sensor",
+                "--iface",
+                iface,
+                "--name",
+                name,
+                "--events",
+                str(out),
+                "--stats-interval",
+                "5",
+            ]
+            for cidr in self.never_block:
+                cmd += ["--never-block", cidr]
+            for s in self.detector_settings:
+                cmd += ["--set", s]
+            log = (self.dir / f"{name}.log").open("ab")
+            if node is None:
+                proc: Any = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+            else:
+                proc = self.emu.node(node).popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+            log.close()
+            self.procs.append((name, proc))
+        self._wait_started()
+        self._thread = threading.Thread(target=self._follow, name="nids-blocks", daemon=True)
+        self._thread.start()
+        self.log(
+            f"nids: {len(self.points)} sensors ({', '.join(n for n, _, _ in self.points)}); blocks on "
+            f"{', '.join(self.firewall.nodes)}"
+        )
+
+    def _wait_started(self, timeout: float = 20.0) -> None:
+        """Each sensor writes a stats event once its capture is open; wait for all of them."""
+        deadline = time.monotonic() + timeout
+        pending = {name for name, _ in self.procs}
+        while pending and time.monotonic() < deadline:
+            for name, proc in self.procs:
+                if name in pending and proc.poll() is not None:
+                    tail = (self.dir / f"{name}.log").read_text(errors="replace")[-600:]
+                    raise RuntimeError(f"NIDS sensor {name} exited with {proc.returncode}:\n{tail}")
+                if name in pending and (self.dir / f"{name}.json").stat().st_size > 0:
+                    pending.discard(name)
+            time.sleep(0.1)
+        if pending:  # no stats yet is not an error: the first comes after --stats-interval
+            time.sleep(0.5)
+
+    # --- the block path --------------------------------------------------------------------------
+    def _new_records(self) -> list[dict[str, Any]]:
+        out = []
+        for name, _node, _iface in self.points:
+            path = self.dir / f"{name}.json"
+            with contextlib.suppress(OSError), path.open("rb") as fh:
+                fh.seek(self._offsets.get(path, 0))
+                data = fh.read()
+                end = data.rfind(b"\n") + 1  # a torn last line waits for the next poll
+                self._offsets[path] = self._offsets.get(path, 0) + end
+                for line in data[:end].splitlines():
+                    with contextlib.suppress(ValueError):
+                        rec = json.loads(line)
+                        if isinstance(rec, dict):
+                            out.append(rec)
+        return out
+
+    def _follow(self) -> None:
+        while not self._stop.wait(POLL_S):
+            self.poll()
+
+    def poll(self) -> None:
+        for rec in self._new_records():
+            kind = rec.get("event_type")
+            if kind == "alert":
+                self.alerts.append(rec)
+                if rec.get("dest_ip") and rec.get("dest_port") is not None:
+                    self._last_dest[str(rec.get("src_ip"))] = (str(rec["dest_ip"]), int(rec["dest_port"]))
+            elif kind == "block" and rec.get("detail", {}).get("state") == "requested":
+                self._block(rec)
+
+    def _block(self, rec: dict[str, Any]) -> None:
+        d = rec["detail"]
+        src, seconds = str(d["src_ip"]), int(d["seconds"])
+        now = time.time()
+        if self._blocked_until.get(src, 0.0) > now:
+            return  # another sensor saw the same source
+        assert self.firewall is not None
+        base = {
+            "src_ip": src,
+            "seconds": seconds,
+            "signature_id": d.get("signature_id"),
+            "signature": d.get("signature"),
+            "requested_by": rec.get("sensor"),
+        }
+        try:
+            applied = self.firewall.block(src, now + seconds)
+        except BlockError as exc:
+            self._record({**base, "state": "block_failed", "error": str(exc)})
+            return
+        self._blocked_until[src] = now + seconds
+        first_seen = float(d.get("first_seen") or d.get("alert_ts") or now)
+        result = {
+            **base,
+            "time_to_block_s": round(applied.applied_at - first_seen, 3),
+            "nodes": list(applied.nodes),
+            "via": self.firewall.via,
+        }
+        host = self.owner.get(src)
+        dest = self._last_dest.get(src)
+        if host is None or dest is None:
+            self._record({**result, "state": "block_failed", "error": "cannot probe: source is no lab host"})
+            return
+        seen = probe(self.emu, host, dest[0], dest[1])
+        state = "block_verified" if seen == "silent" else "block_failed"
+        self._record({**result, "state": state, "probe": f"{host} -> {dest[0]}:{dest[1]} {seen}"})
+
+    def _record(self, detail: dict[str, Any]) -> None:
+        self.blocks.append(detail)
+        self.event_log.write(events.event("block", sensor="nids-blocker", **detail))
+        self.log(f"nids: {detail['state']} {detail['src_ip']} ({detail.get('signature')})")
+
+    # --- the end ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        for _name, proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for _name, proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()
+        self.poll()  # alerts written while stopping
+        if self.firewall is not None:
+            self.firewall.close()
+        if self._own_log:
+            self.event_log.close()
+
+    def summary(self) -> dict[str, Any]:
+        sigs: dict[str, int] = {}
+        for a in self.alerts:
+            sig = str(a.get("alert", {}).get("signature", "?"))
+            sigs[sig] = sigs.get(sig, 0) + 1
+        drops = 0
+        for name, _n, _i in self.points:
+            path = self.dir / f"{name}.json"
+            if path.exists():
+                stats = [r for r in events.read(path) if r.get("event_type") == "stats"]
+                if stats:
+                    drops += int(stats[-1].get("detail", {}).get("kernel_drops", 0) or 0)
+        return {
+            "sensors": [n for n, _, _ in self.points],
+            "alerts": len(self.alerts),
+            "by_signature": sigs,
+            "blocks": self.blocks,
+            "kernel_drops": drops,
+        }
+
+    def __enter__(self) -> LabNids:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
