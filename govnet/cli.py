@@ -664,7 +664,24 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lsub = lab.add_subparsers(dest="lab_cmd", metavar="VERB")
-    r = lsub.add_parser("run", help="run a lab scenario and write a report")
+    r = lsub.add_parser(
+        "run",
+        help="run a lab scenario and write a report",
+        description="Bring the scenario's network up, run its parts, write runs/<time>-<name>/report.md, "
+        "tear everything down.",
+        epilog="scenario keys (labs/scenarios/*.yaml):\n"
+        "  name, description, model        what and where\n"
+        "  checks: [reachability, rates, heal]\n"
+        "  monitor: true                   metrics store, SNMP, host agents, device CLI\n"
+        "  ids: true                       NIDS on the pair's links and the DMZ; blocks to the firewalls\n"
+        "  validate: true                  flow simulator vs emulator on the same flows\n"
+        "  traffic: {start_hour, hours, day_minutes, seed, clients, background, limits_hours}\n"
+        "                                  a compressed working day of OA/approval users and voice/video\n"
+        "examples:\n"
+        "  sudo govnet lab run workday      # small model, about 1.5 min\n"
+        "  sudo govnet lab run baseline     # the reference network, about 6 min",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument("lab", help="scenario name (see 'govnet lab list') or a scenario YAML file")
     r.add_argument("--model", help="override the scenario's model (file or bundled name)")
     r.set_defaults(func=cmd_lab_run)

@@ -188,13 +188,15 @@ def _traffic_run(emu: Any, run: Path, spec: Any, metrics: dict[str, Any], log: C
         apps.play()
     summary = apps.summary
     if summary:
-        summary["audit"] = _audit_apps(run)
+        summary["audit"] = _audit_logins(run)
         log(f"apps: {summary['audit']['login_records']} login records in the audit ledger {run / 'audit.db'}")
     return summary
 
 
-def _audit_apps(run: Path) -> dict[str, Any]:
-    """Feed the services' login events into the run's audit ledger (the login event stream)."""
+def _audit_logins(run: Path) -> dict[str, Any]:
+    """Feed the lab's logins into the run's audit ledger (the login event stream): the services'
+    login events, and the management SSH logins on the routers and firewalls (device CLI, NIDS
+    block pushes), from their sshd logs."""
     from ids.audit import Auditor, Ledger, load_policy, parse_file
 
     counts: dict[str, int] = {}
@@ -204,6 +206,8 @@ def _audit_apps(run: Path) -> dict[str, Any]:
         for db in ("oa.db", "approval.db"):
             if (run / "apps" / db).exists():
                 decisions += auditor.feed_all(parse_file(run / "apps" / db, "app")).decisions
+        for log in sorted((run / "ssh").glob("*/sshd.log")):
+            decisions += auditor.feed_all(parse_file(log, "sshd")).decisions
         for e in ledger.entries(kind="login"):
             counts[e.service] = counts.get(e.service, 0) + 1
         intact = ledger.verify().ok

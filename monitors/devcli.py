@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import hashlib
 import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -94,10 +96,30 @@ def start_sshd(emu: Any, workdir: Path, client_key: Path) -> dict[str, Any]:
             )
         (d / "authorized_keys").write_text(pub)
         (d / "sshd_config").write_text(render_sshd_config(d))
-        procs[node.name] = emu.node(node.name).popen(
-            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")], stdout=-1, stderr=-1
+        proc = emu.node(node.name).popen(
+            ["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
+        threading.Thread(
+            target=_stamp_log,
+            args=(proc, node.name, d / "sshd.log"),
+            name=f"sshd-log-{node.name}",
+            daemon=True,
+        ).start()
+        procs[node.name] = proc
     return procs
+
+
+def _stamp_log(proc: Any, name: str, path: Path) -> None:
+    """sshd -e writes bare messages; write each to `path` as `ISO-TIME NAME sshd[PID]: message` (the
+    form the login audit parses, as the lab sshd writes), until sshd exits. Reading the pipe also
+    keeps sshd from stalling on it."""
+    with path.open("ab", buffering=0) as out:
+        for raw in iter(proc.stderr.readline, b""):
+            msg = raw.decode(errors="replace").rstrip("\r\n")
+            stamp = datetime.datetime.now(datetime.UTC).isoformat(timespec="microseconds")
+            out.write(f"{stamp} {name} sshd[{proc.pid}]: {msg}\n".encode())
 
 
 def parse_output(text: str) -> dict[str, Any]:

@@ -52,6 +52,10 @@ def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
     for name in ("oa", "approval"):
         assert apps["audit"]["login_records"][name] == sum(svc[name]["logins"].values())
     assert apps["audit"]["intact"]
+    # the routers' and firewalls' management SSH logins (the device CLI's netmiko sessions) too
+    assert apps["audit"]["login_records"].get("ssh", 0) >= len(
+        [n for n in load_model("small").nodes if n.kind in ("core", "router", "firewall")]
+    )
     net = load_model("small")
     for export in ("offered.json", "offered-wall.json"):
         demands = load_demands(run / export, net)
@@ -80,7 +84,7 @@ SLICE = {
 
 def test_users_survive_a_crash_and_every_login_is_audited(tmp_path: Path) -> None:
     from firewall import Pair, pair_plan
-    from labs.runner import _audit_apps
+    from labs.runner import _audit_logins
     from topology.emulator import Emulation
 
     net = load_model("small")
@@ -114,7 +118,7 @@ def test_users_survive_a_crash_and_every_login_is_audited(tmp_path: Path) -> Non
     assert svc["approval"]["receipts_sent"] == svc["approval"]["applications"]
     assert svc["approval"]["escalations"] > 0 and svc["approval"]["completed"] > 0
     # every login attempt the users made is in the service's audit and in the ledger
-    audit = _audit_apps(tmp_path)
+    audit = _audit_logins(tmp_path)
     for app in ("oa", "approval"):
         attempts = [r for r in recs if r["app"] == app and r["op"] == "login" and r.get("http", 200) != 0]
         assert sum(svc[app]["logins"].values()) == len(attempts) > 0

@@ -35,7 +35,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,38 @@ def sensor_points(net: Any) -> list[tuple[str, str | None, str]]:
             elif node in switches and peer in dmz_hosts:
                 out.append((f"nids-dmz-{peer}", None, ifname))
     return out
+
+
+def sensor_command(
+    name: str,
+    iface: str,
+    events_path: Path,
+    stats_interval: float = 5.0,
+    never_block: Sequence[str] = (),
+    settings: Sequence[str] = (),
+    duration: float | None = None,
+) -> list[str]:
+    """The argv of one sensor process (`python -m ids.nids.sensor`), run from the project root."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "ids.nids.sensor",
+        "--iface",
+        iface,
+        "--name",
+        name,
+        "--events",
+        str(events_path),
+        "--stats-interval",
+        f"{stats_interval:g}",
+    ]
+    for cidr in never_block:
+        cmd += ["--never-block", cidr]
+    for s in settings:
+        cmd += ["--set", s]
+    if duration is not None:
+        cmd += ["--duration", f"{duration:g}"]
+    return cmd
 
 
 def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
@@ -124,23 +156,7 @@ class LabNids:
         for name, node, iface in self.points:
             out = self.dir / f"{name}.json"
             out.touch()
-            cmd = [
-                sys.executable,
-                "-m",
-                "ids.nids.sensor",
-                "--iface",
-                iface,
-                "--name",
-                name,
-                "--events",
-                str(out),
-                "--stats-interval",
-                "5",
-            ]
-            for cidr in self.never_block:
-                cmd += ["--never-block", cidr]
-            for s in self.detector_settings:
-                cmd += ["--set", s]
+            cmd = sensor_command(name, iface, out, 5.0, self.never_block, self.detector_settings)
             log = (self.dir / f"{name}.log").open("ab")
             if node is None:
                 proc: Any = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
