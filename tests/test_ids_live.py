@@ -44,6 +44,27 @@ def test_capture_sees_udp_to_localhost_once_each() -> None:
     assert cap.rcvbuf >= 1 << 20
 
 
+def test_both_directions_filter_also_keeps_frames_leaving_the_interface() -> None:
+    """On a router's or bridge's port the frames leaving are traffic too: lo shows each twice."""
+    from ids.nids import decode
+    from ids.nids.capture import BOTH_DIRECTIONS_FILTER, Capture
+
+    port = 48000 + os.getpid() % 1000
+    with Capture("lo", bpf=BOTH_DIRECTIONS_FILTER) as cap:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for i in range(10):
+            s.sendto(b"both-%d" % i, ("127.0.0.1", port))
+        s.close()
+        got: list[bytes] = []
+        deadline = time.monotonic() + 3
+        while len(got) < 20 and time.monotonic() < deadline:
+            for ts, frame in cap.frames(0.1):
+                p = decode(frame, ts)
+                if p is not None and p.dport == port:
+                    got.append(p.payload)
+    assert sorted(got) == sorted(b"both-%d" % i for i in range(10) for _ in range(2))
+
+
 def test_sensor_alerts_on_a_localhost_port_scan(tmp_path: Path) -> None:
     from ids.nids import DetectorConfig, Engine, default_rules_path, load_rules
     from ids.nids.capture import Capture

@@ -44,6 +44,19 @@ DEFAULT_FILTER: BpfProgram = (
 )
 
 
+# For a tap on a forwarding interface (a router's or firewall's link, a bridge port): both
+# directions. Forwarded frames leaving the interface are PACKET_OUTGOING and are traffic to inspect.
+BOTH_DIRECTIONS_FILTER: BpfProgram = (
+    (_LDH_ABS, 0, 0, 12),  # 0: A = ethertype
+    (_JEQ_K, 4, 0, 0x0800),  # 1: IPv4 -> accept
+    (_JEQ_K, 3, 0, 0x86DD),  # 2: IPv6 -> accept
+    (_JEQ_K, 2, 0, 0x8100),  # 3: 802.1Q -> accept
+    (_JEQ_K, 1, 0, 0x88A8),  # 4: 802.1ad -> accept
+    (_RET_K, 0, 0, 0),  # 5: drop
+    (_RET_K, 0, 0, 0x40000),  # 6: accept (up to 256 KiB)
+)
+
+
 class _SockFilter(ctypes.Structure):
     _fields_ = (
         ("code", ctypes.c_uint16),

@@ -76,7 +76,8 @@ def sensor_command(
     settings: Sequence[str] = (),
     duration: float | None = None,
 ) -> list[str]:
-    """The argv of one sensor process (`python -m ids.nids.sensor`), run from the project root."""
+    """The argv of one sensor process (`python -m ids.nids.sensor`), run from the project root. The
+    interfaces are links of forwarding nodes (firewalls, the bridge), so both directions are seen."""
     cmd = [
         sys.executable,
         "-m",
@@ -89,6 +90,7 @@ def sensor_command(
         str(events_path),
         "--stats-interval",
         f"{stats_interval:g}",
+        "--both-directions",
     ]
     for cidr in never_block:
         cmd += ["--never-block", cidr]

@@ -35,7 +35,7 @@ from typing import Any
 from govnet import events
 from govnet.errors import GovnetError, RuleError
 from govnet.metrics import Point
-from ids.nids.capture import Capture
+from ids.nids.capture import BOTH_DIRECTIONS_FILTER, DEFAULT_FILTER, Capture
 from ids.nids.detectors import DetectorConfig
 from ids.nids.engine import BlockRequest, Engine, Stats
 from ids.nids.rules import default_rules_path, load_rules
@@ -181,6 +181,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tsdb", default="", help="metrics store URL for `ids` points")
     p.add_argument("--stats-interval", type=float, default=10.0, help="seconds between stats events")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--both-directions",
+        action="store_true",
+        help="also inspect frames leaving the interface (a tap on a router's, firewall's or bridge's "
+        "port); default: only frames arriving, as on a host",
+    )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="detector setting")
     return p
 
@@ -204,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             from govnet.tsdb_writer import Writer
 
             metrics = Writer(a.tsdb).write
-        capture = Capture(a.iface)
+        capture = Capture(a.iface, bpf=BOTH_DIRECTIONS_FILTER if a.both_directions else DEFAULT_FILTER)
     except (GovnetError, ValueError) as exc:
         print(f"govnet: {exc}", file=sys.stderr)
         return 2
