@@ -117,3 +117,18 @@ def test_unknown_lab_fails_before_the_emulator(tmp_path: Path) -> None:
     assert r.stderr.startswith("nosuchlab: no such lab scenario"), r.stderr
     assert "baseline" in r.stderr  # the fix lists the bundled scenarios
     assert not (tmp_path / "runs").exists(), "a run directory was created for a lab that does not exist"
+
+
+def test_bad_traffic_section_fails_before_the_emulator(tmp_path: Path) -> None:
+    lab = tmp_path / "day.yaml"
+    lab.write_text(
+        "name: day\nmodel: small\nchecks: [reachability]\nids: maybe\n"
+        "traffic: {hours: 30, clients: {oa: {users_per_desktop: -2}}, background: {fax: {}}}\n"
+    )
+    r = govnet("lab", "run", str(lab), tmp=tmp_path)
+    assert r.returncode == 2, r
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    for where in ("ids", "traffic.hours", "traffic.clients.oa.users_per_desktop", "traffic.background.fax"):
+        assert any(line.startswith(f"{lab}: {where}:") for line in lines), (where, lines)
+    assert not (tmp_path / "runs").exists()

@@ -24,7 +24,7 @@ pytestmark = [
 ]
 
 from govnet import events  # noqa: E402
-from ids.attacks import hydra_ssh, nmap_scan, wordlist  # noqa: E402
+from ids.attacks import hping3_syn_flood, hydra_ssh, nmap_scan, wordlist  # noqa: E402
 from ids.labsshd import LabAccount, LabSshd  # noqa: E402
 from ids.nids.lab import LabNids, probe  # noqa: E402
 from monitors.devcli import CliPush, make_client_key, start_sshd  # noqa: E402
@@ -148,6 +148,24 @@ def test_hydra_against_an_sshd_in_the_dmz_is_detected_and_blocked(lab: tuple[Any
     assert all("ssh" in a["alert"]["signature"].lower() for a in guesses), guesses[:3]
     assert {a["sensor"] for a in guesses} <= {"nids-fw-a-inside", "nids-fw-b-inside", "nids-dmz-dmz-portal"}
     assert block is not None and block["state"] == "block_verified", block
+
+
+def test_an_hping3_syn_flood_alerts_and_is_never_blocked(lab: tuple[Any, LabNids, Path]) -> None:
+    """A SYN flood's sources may be spoofed: it alerts, and nobody is blocked for it."""
+    emu, nids, _work = lab
+    net = emu.model
+    portal = _ip(net, PORTAL)
+    blocks = len(nids.blocks)
+    flood = hping3_syn_flood(portal, 443, count=600, interval_us=1000, seed=4)  # 1,000 SYN/s for 0.6 s
+    flood.run(runner=emu.node("citizen1").cmd)
+    deadline = time.monotonic() + 5
+    floods: list[dict[str, Any]] = []
+    while not floods and time.monotonic() < deadline:
+        floods = [a for a in nids.alerts if a["alert"]["signature"] == "GOVNET DOS SYN flood"]
+        time.sleep(0.1)
+    assert floods and all(a["dest_ip"] == portal for a in floods), floods[:2]
+    time.sleep(0.5)
+    assert len(nids.blocks) == blocks  # never blocked
 
 
 def test_sensors_kept_up(lab: tuple[Any, LabNids, Path]) -> None:
