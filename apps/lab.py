@@ -364,6 +364,17 @@ class AppsLab:
             tail = (self.dir / "replay.log").read_text(errors="replace")[-800:]
             raise AppsError(f"the users' replay failed (exit {rc}):\n{tail}")
 
+    def hids_watch(self) -> dict[str, list[Path]]:
+        """What a HIDS should guard on each service host: the files that must not change while the
+        services run (the OA's sealing key, the deployment's user file); data is left out."""
+        out: dict[str, list[Path]] = {}
+        for name, key_files in (("oa", ["oa.db.key", "users.json"]), ("approval", ["users.json"])):
+            if name in self.procs:
+                host = self.procs[name][1]
+                paths = out.setdefault(host, [])
+                paths += [self.dir / f for f in key_files if self.dir / f not in paths]
+        return out
+
     def restart(self, name: str, down_s: float) -> None:
         """Kill a service hard (as a crash), keep it down `down_s`, start it again on the same store."""
         proc, host, argv, port = self.procs[name]

@@ -137,7 +137,9 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                     if scenario["validate"]:
                         metrics["validation"] = _validation(emu, log)
                     if scenario["traffic"] is not None:
-                        metrics["apps"] = _traffic_run(emu, run, scenario["traffic"], metrics, log)
+                        metrics["apps"] = _traffic_run(
+                            emu, run, scenario["traffic"], metrics, log, hids=scenario["ids"]
+                        )
                     if nids is not None:
                         nids.stop()
                         metrics["nids"] = nids.summary()
@@ -179,14 +181,24 @@ def _validation(emu: Any, log: Callable[[str], None]) -> dict[str, Any]:
     return doc
 
 
-def _traffic_run(emu: Any, run: Path, spec: Any, metrics: dict[str, Any], log: Callable[[str], None]) -> Any:
-    """Play the scenario's working day over the network; the per-service numbers for the report."""
+def _traffic_run(
+    emu: Any, run: Path, spec: Any, metrics: dict[str, Any], log: Callable[[str], None], hids: bool = False
+) -> Any:
+    """Play the scenario's working day over the network; the per-service numbers for the report.
+    With `hids`, HIDS agents guard the service hosts' key files and ports while the day plays."""
     from apps.lab import AppsLab
+    from ids.hids.lab import LabHids
 
     writer = metrics.get("writer")
+    agents = None
     with AppsLab(emu, run, spec, log=log, sink=writer.write if writer is not None else None) as apps:
-        apps.play()
+        if hids:
+            agents = LabHids(emu, run, apps.hids_watch(), log=log)
+        with agents if agents is not None else contextlib.nullcontext():
+            apps.play()
     summary = apps.summary
+    if summary and agents is not None:
+        summary["hids"] = agents.summary()
     if summary:
         summary["audit"] = _audit_logins(run)
         log(f"apps: {summary['audit']['login_records']} login records in the audit ledger {run / 'audit.db'}")
@@ -401,6 +413,12 @@ def _traffic_lines(a: dict[str, Any]) -> list[str]:
             f"(mean {ap['completion_mean_s']} s), {ap['escalations']} escalations, "
             f"{ap['overdue_open_steps']} steps overdue at the end, {ap['receipts_sent']} receipts mailed, "
             f"logins {ap['logins']}"
+        )
+    hi = a.get("hids")
+    if hi:
+        lines.append(
+            f"- HIDS on {', '.join(hi['servers'])} (key files, new ports, setuid): alerts {hi['alerts']}"
+            + (f" ({'; '.join(hi['signatures'])})" if hi["signatures"] else "")
         )
     au = a.get("audit")
     if au:

@@ -28,6 +28,7 @@ pytestmark = [
 ]
 
 from apps.lab import AppsLab, parse_traffic  # noqa: E402
+from ids.hids.lab import LabHids  # noqa: E402
 from capacity.demands import load_demands  # noqa: E402
 from topology import load_model  # noqa: E402
 
@@ -52,6 +53,7 @@ def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
     for name in ("oa", "approval"):
         assert apps["audit"]["login_records"][name] == sum(svc[name]["logins"].values())
     assert apps["audit"]["intact"]
+    assert apps["hids"]["servers"] == ["srv-oa"] and apps["hids"]["alerts"] == {"srv-oa": 0}, apps["hids"]
     # the routers' and firewalls' management SSH logins (the device CLI's netmiko sessions) too
     assert apps["audit"]["login_records"].get("ssh", 0) >= len(
         [n for n in load_model("small").nodes if n.kind in ("core", "router", "firewall")]
@@ -93,14 +95,27 @@ def test_users_survive_a_crash_and_every_login_is_audited(tmp_path: Path) -> Non
     logs: list[str] = []
     with Emulation(net, tmp_path) as emu, Pair(emu, plan, tmp_path, log=logs.append) as _pair:
         apps = AppsLab(emu, tmp_path, spec, log=logs.append)
-        with apps:
+        with apps, LabHids(emu, tmp_path, apps.hids_watch(), log=logs.append) as hids:
             apps.play(wait=False)
             time.sleep(spec.wall_s / 3)
             crash = time.time()
             apps.restart("oa", down_s=2.0)
             back = time.time()
+            # an intruder on the OA server: swaps the sealing key, opens a back door
+            key = tmp_path / "apps" / "oa.db.key"
+            key.write_bytes(key.read_bytes()[::-1])
+            door = emu.node("srv-oa").popen(["python3", "-m", "http.server", "4444"], stdout=-1, stderr=-1)
             apps.wait()
+            deadline = time.monotonic() + 10
+            while len(hids.alerts("srv-oa")) < 2 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            door.kill()
+            door.wait()
         summary: dict[str, Any] = apps.summary
+    sigs = [a["alert"]["signature"] for a in hids.alerts("srv-oa")]
+    assert f"GOVNET HIDS file modified: {key}" in sigs, sigs
+    assert any(s.startswith("GOVNET HIDS new listening port tcp/4444") for s in sigs), sigs
+    assert len(sigs) == 2, sigs  # the OA's restart (same port) and the users' traffic raise nothing
     users = summary["users"]
     assert users["operations"] == summary["planned"]["operations"]
     recs = [json.loads(x) for x in (tmp_path / "apps" / "ops.jsonl").read_text().splitlines()]

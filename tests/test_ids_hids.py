@@ -234,6 +234,30 @@ def test_new_listening_port_and_setuid_file(tmp_path: Path) -> None:
     assert hw.check() == []  # reported once
 
 
+def test_declared_service_ports_are_not_new_listeners() -> None:
+    from ids.hids.procs import parse_port
+
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    port = udp.getsockname()[1]
+    udp.close()
+    hw = HostWatch(sensor="hids-test", expected_ports=[f"udp/{port}"])
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", port))  # the declared port: no alert
+    other = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    other.bind(("127.0.0.1", 0))  # any other: an alert
+    try:
+        sigs = [a["alert"]["signature"] for a in hw.check()]
+    finally:
+        udp.close()
+        other.close()
+    assert not any(f"udp/{port} " in s for s in sigs) and any("udp/" in s for s in sigs), sigs
+    assert parse_port("tcp/80") == ("tcp", 80)
+    for bad in ("80", "icmp/1", "tcp/0", "tcp/x"):
+        with pytest.raises(ValueError, match="tcp/PORT or udp/PORT"):
+            parse_port(bad)
+
+
 def test_agent_reports_files_logs_and_ports(tmp_path: Path) -> None:
     from govnet import events
     from ids.hids.agent import HidsAgent

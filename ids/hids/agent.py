@@ -49,6 +49,7 @@ class HidsAgent:
         setuid_roots: Sequence[str | Path] = (),
         host_interval: float = 5.0,
         polling: bool = False,
+        expected_ports: Sequence[str] = (),
     ) -> None:
         self.sensor = sensor
         self.events_log = events_log
@@ -58,7 +59,7 @@ class HidsAgent:
         self.alerts = 0
         self.monitor = FileMonitor(baseline, self._change, polling=polling)
         self.tails = [LogTail(p, self._line_of(str(p)), pattern=log_pattern) for p in auth_logs]
-        self.host = HostWatch(setuid_roots or baseline.roots, sensor=sensor)
+        self.host = HostWatch(setuid_roots or baseline.roots, sensor=sensor, expected_ports=expected_ports)
 
     def _emit(self, rec: events.Record) -> None:
         self.alerts += rec.get("event_type") == "alert"
@@ -120,6 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--auth-log", action="append", default=[], help="log to follow (repeatable)")
     p.add_argument("--setuid-root", action="append", default=[], help="where to look for new setuid files")
     p.add_argument("--polling", action="store_true", help="poll instead of inotify")
+    p.add_argument(
+        "--expect-port",
+        action="append",
+        default=[],
+        metavar="PROTO/PORT",
+        help="a declared service port that is never a 'new listening port' alert (repeatable), e.g. udp/5004",
+    )
     a = p.parse_args(argv)
     try:
         agent = HidsAgent(
@@ -129,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
             auth_logs=a.auth_log,
             setuid_roots=a.setuid_root,
             polling=a.polling,
+            expected_ports=a.expect_port,
         )
+    except ValueError as exc:
+        p.error(f"--expect-port: {exc}")
     except GovnetError as exc:
         print(f"govnet: {exc}", file=sys.stderr)
         return 2

@@ -70,22 +70,38 @@ def setuid_files(roots: Iterable[str | os.PathLike[str]]) -> set[str]:
     return found
 
 
+def parse_port(text: str) -> tuple[str, int]:
+    """`tcp/80` or `udp/5004` -> ("tcp", 80); ValueError naming the form otherwise."""
+    proto, _, port = text.partition("/")
+    if proto not in ("tcp", "udp") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected port {text!r}: write tcp/PORT or udp/PORT, e.g. udp/5004")
+    return proto, int(port)
+
+
 class HostWatch:
     """Baseline of listeners and setuid files; `check()` returns alerts for what appeared since."""
 
     SID_PORT = 9100101
     SID_SETUID = 9100102
 
-    def __init__(self, setuid_roots: Iterable[str | os.PathLike[str]] = (), *, sensor: str = "hids") -> None:
+    def __init__(
+        self,
+        setuid_roots: Iterable[str | os.PathLike[str]] = (),
+        *,
+        sensor: str = "hids",
+        expected_ports: Iterable[str] = (),
+    ) -> None:
         self.sensor = sensor
         self.setuid_roots = [os.fspath(r) for r in setuid_roots]
         self.ports = {li.key for li in listening_ports()}
+        # declared service ports ("udp/5004"): never an alert, on any address
+        self.expected = {parse_port(p) for p in expected_ports}
         self.setuid = setuid_files(self.setuid_roots)
 
     def check(self) -> list[events.Record]:
         out: list[events.Record] = []
         for li in listening_ports():
-            if li.key in self.ports:
+            if li.key in self.ports or (li.proto.rstrip("6"), li.port) in self.expected:
                 continue
             self.ports.add(li.key)
             out.append(
