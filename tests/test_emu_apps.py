@@ -28,8 +28,8 @@ pytestmark = [
 ]
 
 from apps.lab import AppsLab, parse_traffic  # noqa: E402
-from ids.hids.lab import LabHids  # noqa: E402
 from capacity.demands import load_demands  # noqa: E402
+from ids.hids.lab import LabHids  # noqa: E402
 from topology import load_model  # noqa: E402
 
 GOVNET = [sys.executable, "-m", "govnet.cli"]
@@ -91,6 +91,7 @@ def test_users_survive_a_crash_and_every_login_is_audited(tmp_path: Path) -> Non
 
     net = load_model("small")
     plan = pair_plan(net)
+    assert plan is not None
     spec = parse_traffic(SLICE, "test")
     logs: list[str] = []
     with Emulation(net, tmp_path) as emu, Pair(emu, plan, tmp_path, log=logs.append) as _pair:
