@@ -42,6 +42,18 @@ def _traffic(v: Checker_, value: Any, path: str) -> Any:
         return None
 
 
+def _offsite(v: Checker_, value: Any, path: str) -> Any:
+    from labs.offsite import parse_offsite
+
+    if value is None:
+        return None
+    try:
+        return parse_offsite(value, v.source, path)
+    except ModelError as exc:
+        v.problems += exc.problems
+        return None
+
+
 SCENARIO = obj(
     {
         "name": (name_field, REQUIRED),
@@ -52,6 +64,7 @@ SCENARIO = obj(
         "ids": (bool_field, False),  # NIDS sensors on the pair's links and the DMZ, blocks to the firewalls
         "validate": (bool_field, False),  # simulator vs emulator on the same flows, after the checks
         "traffic": (_traffic, None),  # OA/approval users and background classes, after the checks
+        "offsite": (_offsite, None),  # the off-site backup copy across the network, at the end
     }
 )
 
@@ -140,6 +153,8 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
                         metrics["apps"] = _traffic_run(
                             emu, run, scenario["traffic"], metrics, log, hids=scenario["ids"]
                         )
+                    if scenario["offsite"] is not None:
+                        metrics["offsite"] = _offsite_run(emu, run, scenario["offsite"], log)
                     if nids is not None:
                         nids.stop()
                         metrics["nids"] = nids.summary()
@@ -164,6 +179,18 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         + (f"\n{report.table()}" if report is not None else "")
     )
     return LabResult(ok, run, report_path, summary)
+
+
+def _offsite_run(emu: Any, run: Path, spec: dict[str, float], log: Callable[[str], None]) -> dict[str, Any]:
+    from labs.offsite import run_offsite
+
+    doc = run_offsite(emu, run, spec["size_mb"], spec["share"])
+    p = doc["plan"]
+    log(
+        f"offsite: {p['bytes'] / 1e6:.1f} MB {p['source']} -> {p['destination']} at {doc['mbps']} Mbit/s "
+        f"(paced to {p['rate_mbps']:g}): {'verified' if doc['ok'] else 'FAILED'}"
+    )
+    return doc
 
 
 def _validation(emu: Any, log: Callable[[str], None]) -> dict[str, Any]:
@@ -328,6 +355,23 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+def _offsite_lines(o: dict[str, Any]) -> list[str]:
+    p = o["plan"]
+    lines = [
+        "## Off-site backup copy",
+        "",
+        f"{p['bytes'] / 1e6:.1f} MB from {p['source']} to {p['destination']} over {' > '.join(p['path'])}; "
+        f"bottleneck {p['bottleneck_mbps']:g} Mbit/s, paced to {p['rate_mbps']:g}; took {o['wall_s']} s "
+        f"({o['mbps']} Mbit/s); {'verified (SHA-256)' if o['ok'] else 'FAILED: ' + str(o['result'])}.",
+        "",
+        "| link on the path | capacity | Mbit/s during the copy |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {lk['link']} | {lk['capacity_mbps']:g} | {lk['mbps']} |" for lk in o["links"]]
+    lines.append("")
+    return lines
+
+
 def _nids_lines(n: dict[str, Any]) -> list[str]:
     lines = [
         "## Intrusion detection",
@@ -476,7 +520,7 @@ def _write_report(
             lines.append("")
     if metrics:
         lines += ["## Metrics", "", f"Store: {metrics.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        skip = ("store", "queries", "firewall_pair", "apps", "validation", "nids")
+        skip = ("store", "queries", "firewall_pair", "apps", "validation", "nids", "offsite")
         lines += [f"- {k}: {v}" for k, v in metrics.items() if k not in skip]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in metrics.get("queries", {}).items()]
@@ -493,6 +537,8 @@ def _write_report(
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
     if metrics.get("nids"):
         lines += _nids_lines(metrics["nids"])
+    if metrics.get("offsite"):
+        lines += _offsite_lines(metrics["offsite"])
     if metrics.get("validation"):
         lines += _validation_lines(metrics["validation"])
     if metrics.get("apps"):

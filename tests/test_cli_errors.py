@@ -124,11 +124,19 @@ def test_bad_traffic_section_fails_before_the_emulator(tmp_path: Path) -> None:
     lab.write_text(
         "name: day\nmodel: small\nchecks: [reachability]\nids: maybe\n"
         "traffic: {hours: 30, clients: {oa: {users_per_desktop: -2}}, background: {fax: {}}}\n"
+        "offsite: {size_mb: -1, speed: 3}\n"
     )
     r = govnet("lab", "run", str(lab), tmp=tmp_path)
     assert r.returncode == 2, r
     assert "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
-    for where in ("ids", "traffic.hours", "traffic.clients.oa.users_per_desktop", "traffic.background.fax"):
+    for where in (
+        "ids",
+        "traffic.hours",
+        "traffic.clients.oa.users_per_desktop",
+        "traffic.background.fax",
+        "offsite.size_mb",
+        "offsite.speed",
+    ):
         assert any(line.startswith(f"{lab}: {where}:") for line in lines), (where, lines)
     assert not (tmp_path / "runs").exists()

@@ -68,7 +68,15 @@ def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
     assert validation["links"] and validation["mean_relative_error"] < 0.10
     report = (run / "report.md").read_text()
     assert "## Traffic (OA, approval, background)" in report and "| oa/create |" in report
-    assert "## Simulator vs emulator" in report
+    assert "## Simulator vs emulator" in report and "## Off-site backup copy" in report
+    # the night's off-site copy crossed the network at its paced rate, verified, and it shows in the
+    # load of every link on its path (the slowest: a 10 Mbit/s desktop link, paced to half)
+    off = results["metrics"]["offsite"]
+    assert off["ok"] and off["result"]["sha256"] == off["plan"]["sha256"]
+    rate = off["plan"]["rate_mbps"]
+    assert off["links"] and all(
+        0.85 * rate <= lk["mbps"] <= 1.1 * rate for lk in off["links"] if "#" not in lk["link"]
+    ), off["links"]
     assert (run / "apps" / "ops.jsonl").exists() and (run / "audit.db").exists()
     assert not subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.strip()
 
