@@ -677,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  validate: true                  flow simulator vs emulator on the same flows\n"
         "  traffic: {start_hour, hours, day_minutes, seed, clients, background, limits_hours}\n"
         "                                  a compressed working day of OA/approval users and voice/video\n"
+        "  offsite: {size_mb, share}       the off-site backup copy across the network, verified\n"
         "examples:\n"
         "  sudo govnet lab run workday      # small model, about 1.5 min\n"
         "  sudo govnet lab run baseline     # the reference network, about 6 min",
