@@ -45,6 +45,7 @@ from apps.background import Flow, background_flows
 from apps.config import CLIENT_APPS, TrafficConfig, load_config
 from apps.offered import export_offered
 from apps.traffic import DAY_S, Event, client_events, portal_of, server_of, users_of
+from govnet.children import die_with_parent
 from govnet.errors import GovnetError, ModelError, Problem
 from govnet.metrics import APP, LOGIN, Point, validate
 from govnet.netns import socket_in_netns
@@ -342,6 +343,7 @@ class AppsLab:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=str(ROOT),
+            preexec_fn=die_with_parent,  # a killed lab leaves no replay behind
         )
         log.close()
         self.log(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import pwd
@@ -41,12 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from govnet.children import die_with_parent
 from ids.audit.records import iso
 from ids.labsshd.accounts import LabSshdError
 from ids.labsshd.config import ETC_BINDS, RECORD_BINDS, SSHD, Layout
 from ids.labsshd.procs import mnt_ns, processes_in
-
-_PR_SET_PDEATHSIG = 1
 
 
 def write_status(layout: Layout, **fields: Any) -> None:
@@ -116,10 +114,7 @@ def check_lab_view(layout: Layout) -> None:
 
 
 # --- the supervisor -----------------------------------------------------------------------------
-def _pdeathsig() -> None:
-    """In an sshd child: get SIGTERM when the supervisor dies, so sshd never outlives it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+_pdeathsig = die_with_parent  # in an sshd child: SIGTERM when the supervisor dies
 
 
 @dataclass

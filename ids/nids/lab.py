@@ -42,6 +42,7 @@ from typing import Any
 from firewall.block import BlockError, FirewallBlock
 from firewall.plan import pair_plan
 from govnet import events
+from govnet.children import die_with_parent
 from govnet.netns import socket_in_netns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +162,9 @@ class LabNids:
             cmd = sensor_command(name, iface, out, 5.0, self.never_block, self.detector_settings)
             log = (self.dir / f"{name}.log").open("ab")
             if node is None:
-                proc: Any = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
+                proc: Any = subprocess.Popen(
+                    cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), preexec_fn=die_with_parent
+                )
             else:
                 proc = self.emu.node(node).popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT))
             log.close()
