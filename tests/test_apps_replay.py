@@ -28,6 +28,7 @@ from apps.portal import Portal, make_portal_server
 from apps.replay import PlanError, Replayer, summarise
 from apps.smtp import SmtpSink
 from apps.web import serve_in_thread
+from govnet.children import die_with_parent
 from govnet.errors import ModelError
 from topology import load_model
 
@@ -74,7 +75,9 @@ class Services:
             "--users",
             str(self.d / "users.json"),
         ]
-        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent
+        )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
