@@ -36,10 +36,15 @@ GOVNET = [sys.executable, "-m", "govnet.cli"]
 
 
 def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:
-    env = {**os.environ, "GOVNET_RUNS": str(tmp_path / "runs")}
-    r = subprocess.run(
-        [*GOVNET, "lab", "run", "workday"], capture_output=True, text=True, timeout=900, env=env
-    )
+    # the lab's metrics store is left running between labs by design: give it the test's own var/
+    # and stop it afterwards
+    env = {**os.environ, "GOVNET_RUNS": str(tmp_path / "runs"), "GOVNET_VAR": str(tmp_path / "var")}
+    try:
+        r = subprocess.run(
+            [*GOVNET, "lab", "run", "workday"], capture_output=True, text=True, timeout=900, env=env
+        )
+    finally:
+        subprocess.run([*GOVNET, "tsdb", "down"], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     run = next((tmp_path / "runs").glob("*-workday"))
     results = json.loads((run / "results.json").read_text())
