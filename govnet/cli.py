@@ -395,8 +395,10 @@ def _log_file(path: str) -> str:
 def cmd_audit_parse(args: argparse.Namespace) -> int:
     from ids.audit import parse_file
 
+    path = _log_file(args.file)
+    years = _syslog_years(path, args.kind, args.year)
     n = 0
-    for ev in parse_file(_log_file(args.file), args.kind, year=args.year):
+    for ev in parse_file(path, args.kind, years=years):
         n += 1
         if args.json:
             sys.stdout.write(json.dumps(ev.to_json(), ensure_ascii=False) + "\n")
@@ -404,7 +406,28 @@ def cmd_audit_parse(args: argparse.Namespace) -> int:
             _say(f"{ev.line:>7} {ev.time[:19]} {ev.result:7} {ev.reason:28} {ev.user[:20]:20} {ev.host}")
     if not args.json:
         _say(f"{n} login events")
+    _say_bad_dates(path, years, err=args.json)
     return 0
+
+
+def _syslog_years(path: str, kind: str, year: int | None) -> Any:
+    from ids.audit.logline import SyslogYear, file_year
+
+    if kind == "app":
+        return None
+    return SyslogYear(year=year) if year is not None else file_year(path)
+
+
+def _say_bad_dates(path: str, years: Any, *, err: bool = False) -> None:
+    """Say how many lines were skipped because their date cannot exist (never drop lines silently)."""
+    if years is None or not years.bad_dates:
+        return
+    first = years.first_bad[0] if years.first_bad else "?"
+    msg = (
+        f"{path}: {years.bad_dates} line(s) skipped: impossible date (first: {first!r}); "
+        "for 'Feb 29' give the log's leap year with --year"
+    )
+    print(msg, file=sys.stderr if err else sys.stdout)
 
 
 def cmd_audit_ingest(args: argparse.Namespace) -> int:
@@ -420,12 +443,17 @@ def cmd_audit_ingest(args: argparse.Namespace) -> int:
             auditor = Auditor(
                 policy, ledger=ledger, event_log=events, batch=1000, sshd_lines=args.kind != "pam"
             )
+            replayed = auditor.restore(ledger)  # repeat offences across runs stay repeats
+            if replayed:
+                _say(f"{_ledger_path(args)}: policy state restored from {replayed} earlier attempts")
             if args.kind == "app":  # a JSON document or a database: read whole, not resumable
                 result = auditor.feed_all(parse_file(path, args.kind, year=args.year))
+                years = None
             else:  # resumes where the last ingest of this file stopped (cursor in the ledger)
                 follower = LogFollower(path, args.kind, auditor, year=args.year, from_start=args.from_start)
                 start = follower.line
                 result = follower.poll()
+                years = follower.years
                 if start > 1:
                     _say(f"{path}: resumed at line {start} (use --from-start to read it all again)")
     finally:
@@ -438,6 +466,7 @@ def cmd_audit_ingest(args: argparse.Namespace) -> int:
         _say(f"  {d.kind:13} {d.subject:24} until {until}  {d.reason}")
     for a in result.anomalies:
         _say(f"  anomaly      {a.user:24} score {a.score:.2f}  {a.explain()}")
+    _say_bad_dates(path, years)
     return 0
 
 
@@ -1045,7 +1074,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"govnet: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("govnet: interrupted; everything was torn down", file=sys.stderr)
+        from govnet.signals import interrupted_message
+
+        print(f"govnet: {interrupted_message()}", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0

@@ -49,6 +49,13 @@ class ModelError(GovnetError):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+class UsageError(GovnetError):
+    """A command-line option or path cannot be used as given (a directory where a file is needed,
+    an unwritable path, a malformed address); the message names the option, the value and the fix."""
+
+    exit_code = 2
+
+
 class NotRootError(GovnetError):
     """The command needs root (network namespaces, Mininet)."""
 

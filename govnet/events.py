@@ -21,6 +21,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from govnet.errors import UsageError
+
 EVENT_TYPES = frozenset({"alert", "flow", "login", "fw", "hids", "hsm", "lab", "stats", "block"})
 ACTIONS = frozenset({"allowed", "blocked"})
 
@@ -94,8 +96,19 @@ class EventLog:
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if self.path.is_dir():
+            raise UsageError(
+                f"{self.path}: is a directory; give a file for the EVE JSON lines (e.g. {self.path}/eve.json)"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # created 0600: events name users, sources and decisions
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise UsageError(
+                f"{self.path}: cannot open the event file for appending ({exc.strerror}); "
+                "give a writable path"
+            ) from None
         self._fsync = fsync
         self._lock = threading.Lock()
 

@@ -93,6 +93,25 @@ class _EventTimeClock:
         return self.t
 
 
+def _login_event(e: Entry) -> LoginEvent:
+    """The login event a ledger `login` record was made from (the fields the policy looks at)."""
+    d = e.detail
+    port = d.get("port")
+    return LoginEvent(
+        0,
+        float(e.ts),
+        e.user,
+        e.source,
+        "success" if e.result == "success" else "failure",
+        e.reason,
+        e.service,
+        port=port if isinstance(port, int) else None,
+        server=str(d.get("server", "")),
+        invalid_user=bool(d.get("invalid_user", False)),
+        source_kind=str(d.get("source_kind", "sshd")),
+    )
+
+
 class Auditor:
     """Feeds login events and activity through attempts counting, the ledger, the policy and profiles."""
 
@@ -150,6 +169,28 @@ class Auditor:
                 out.anomalies.append(a)
         self._record(out, flush)
         return out
+
+    def restore(self, ledger: Ledger) -> int:
+        """Rebuild the policy's and the profiles' state from the counted login records of an earlier
+        run, so a periodic `audit ingest` judges a repeat offence as a repeat (the doubling lock) and
+        not as a first offence. Replays without hooks: past decisions are already in the ledger and
+        were enforced then. Returns how many attempts were replayed."""
+        n = 0
+        with self._lock:
+            hooks, self.engine.hooks = self.engine.hooks, []
+            try:
+                for e in ledger.entries(kind="login"):
+                    if not e.detail.get("counted"):
+                        continue
+                    ev = _login_event(e)
+                    if self._replay_clock is not None:
+                        self._replay_clock.t = ev.ts
+                    self.engine.on_attempt(ev)
+                    self.profiles.login(ev)
+                    n += 1
+            finally:
+                self.engine.hooks = hooks
+        return n
 
     def activity(self, act: Activity) -> FeedResult:
         """One app activity (documents, admin actions) for the behaviour profiles."""

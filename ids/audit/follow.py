@@ -53,6 +53,11 @@ class LogFollower:
             self._years = SyslogYear(year=self._year) if self._year is not None else file_year(self.path)
         return self._years
 
+    @property
+    def years(self) -> SyslogYear:
+        """How year-less dates are dated; its `bad_dates` counts lines skipped for an impossible date."""
+        return self._years_for()
+
     def poll(self, *, final: bool = False) -> FeedResult:
         """Read and commit what is new; returns the decisions and anomalies it caused."""
         total = FeedResult()

@@ -152,15 +152,29 @@ class Ledger:
         self.path = Path(path)
         if not create and not self.path.exists():
             raise AuditError(f"{self.path}: no such ledger; create one with 'govnet audit ingest'")
+        if not create and self.path.exists() and not self.path.is_file():
+            raise AuditError(
+                f"{self.path}: not a ledger file (a directory or device); give the ledger's path"
+            )
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._db = sqlite3.connect(
                 str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            tables = _tables(self._db)
+            if not create and not tables & {"records", "head"}:
+                self._db.close()
+                raise AuditError(
+                    f"{self.path}: not a govnet ledger (no records or head table); "
+                    "give the file 'govnet audit ingest' wrote"
+                )
+            if create or {"records", "head", "cursors"} <= tables:
+                # an existing ledger opened to read is never altered: a dropped table stays dropped,
+                # so verify can report it instead of silently recreating it empty
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise AuditError(f"{self.path}: not a usable ledger database ({exc})") from None
         self._busy_timeout = busy_timeout
@@ -329,6 +343,11 @@ class Ledger:
         expect = 1
         n = 0
         try:
+            tables = _tables(db)
+            head_row = db.execute("SELECT last_id, hash FROM head").fetchone() if "head" in tables else None
+            if "records" not in tables:
+                said = f"; the head says the chain ends at record {head_row[0]}" if head_row else ""
+                return VerifyResult(False, 0, prev, 1, f"the records table is missing (dropped?){said}")
             rows = db.execute(f"SELECT {_COLS} FROM records ORDER BY id")
             for row in rows:
                 try:
@@ -357,19 +376,53 @@ class Ledger:
                 prev = e.hash
                 expect += 1
                 n += 1
-            head = db.execute("SELECT last_id, hash FROM head").fetchone()
         except sqlite3.DatabaseError as exc:
             raise AuditError(f"{self.path}: cannot read the ledger ({exc})") from None
-        if n and (head is None or tuple(head) != (n, prev)):
-            got = f"head says record {head[0]}" if head else "no head row"
-            return VerifyResult(
-                False,
-                n,
-                prev,
-                n + 1 if head and head[0] > n else n,
-                f"the chain ends at record {n} but the {got} (end records removed?)",
-            )
+        problem = _head_problem(n, prev, head_row, "head" in tables)
+        if problem:
+            bad_id, why = problem
+            return VerifyResult(False, n, prev, bad_id, why)
         return VerifyResult(True, n, prev)
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+
+def _head_problem(n: int, last_hash: str, head: Any, have_table: bool) -> tuple[int, str] | None:
+    """What is wrong between a chain of `n` intact records ending in `last_hash` and the head row
+    (None: they agree). Returns the record to name and why."""
+    if head is None:
+        if n == 0:
+            return None  # a new, empty ledger
+        what = (
+            "the head table is missing (dropped?)" if not have_table else "the head row is missing (deleted?)"
+        )
+        return n, f"{what}; the chain ends at record {n}"
+    last_id, head_hash = int(head[0]), str(head[1])
+    if last_id > n:
+        if n == 0:
+            return (
+                1,
+                f"no records, but the head says the chain ends at record {last_id} (all records removed?)",
+            )
+        return (
+            n + 1,
+            f"missing: the chain ends at record {n} but the head says it ends at record {last_id} "
+            "(end records removed?)",
+        )
+    if last_id < n:
+        return (
+            last_id + 1,
+            f"the head says the chain ends at record {last_id} but records go on to {n} "
+            "(records added outside the ledger, or the head was edited)",
+        )
+    if head_hash != last_hash:
+        return (
+            n,
+            f"the head's hash does not match record {n}, the last record (the head or the record was edited)",
+        )
+    return None
 
 
 def _entry(row: tuple[Any, ...]) -> Entry:

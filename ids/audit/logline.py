@@ -9,6 +9,10 @@ A year-less syslog timestamp is dated with a `SyslogYear`: either an explicit ye
 that goes back, e.g. Dec -> Jan, moves to the next year) or the file's modification time (a line
 cannot be written after the file's mtime, so a date later than the mtime belongs to the year
 before). Year-less timestamps carry no zone; they are taken as UTC, as lab hosts log in UTC.
+A `Feb 29` whose guessed year is not a leap year is dated in the latest leap year before it (the
+line cannot be newer than the file); with an explicit non-leap `--year` it cannot be dated and is
+skipped. Every line with a syslog or ISO prefix whose date is impossible (Feb 30, hour 25) is
+counted in `SyslogYear.bad_dates`, so callers report how many lines were skipped and why.
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ class SyslogYear:
         self._explicit = year
         self._last_month = 0
         self.cache: dict[str, float] = {}  # "Nov 22 06:01:02" -> POSIX seconds (split_prefix)
+        self.bad_dates = 0  # lines skipped: a prefix with an impossible date (see the module docstring)
+        self.first_bad: tuple[str, ...] = ()  # the first such date, for the report
         if mtime is not None:
             ref = _dt.datetime.fromtimestamp(mtime, _dt.UTC)
             self._ref = (ref.year, ref.month, ref.day)
@@ -65,7 +71,11 @@ class SyslogYear:
             self._last_month = month
             return self._explicit
         y, m, d = self._ref
-        return y if (month, day) <= (m, d + 1) else y - 1
+        y = y if (month, day) <= (m, d + 1) else y - 1
+        if (month, day) == (2, 29):
+            while not calendar.isleap(y):
+                y -= 1
+        return y
 
 
 def split_prefix(line: str, years: SyslogYear) -> Prefix | None:
@@ -105,7 +115,10 @@ def split_prefix(line: str, years: SyslogYear) -> Prefix | None:
         pid = ms["pid"]
         return Prefix(ts, ms["host"], ms["prog"], int(pid) if pid else None, ms["msg"])
     except (ValueError, OverflowError):
-        return None  # e.g. Feb 30, hour 25, a year out of range
+        years.bad_dates += 1  # e.g. Feb 30, hour 25, Feb 29 of a non-leap --year
+        if not years.first_bad:
+            years.first_bad = (line[:15],)
+        return None
 
 
 def _tz(tz: str | None) -> str:

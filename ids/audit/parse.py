@@ -40,8 +40,11 @@ def parse_line(kind: str, n: int, line: str, years: SyslogYear) -> LoginEvent | 
     return parse_sshd(n, p) or parse_pam(n, p)
 
 
-def parse_file(path: str | os.PathLike[str], kind: str, year: int | None = None) -> Iterator[LoginEvent]:
-    """Login events of one file, in file order. `year` dates year-less syslog lines (default: mtime)."""
+def parse_file(
+    path: str | os.PathLike[str], kind: str, year: int | None = None, years: SyslogYear | None = None
+) -> Iterator[LoginEvent]:
+    """Login events of one file, in file order. `year` dates year-less syslog lines (default: mtime);
+    pass `years` to read afterwards how many lines were skipped for an impossible date."""
     if kind not in KINDS:
         raise ValueError(f"unknown log kind {kind!r}; use one of {', '.join(KINDS)}")
     if kind == "app":
@@ -50,7 +53,8 @@ def parse_file(path: str | os.PathLike[str], kind: str, year: int | None = None)
             if ev is not None:
                 yield ev
         return
-    years = SyslogYear(year=year) if year is not None else file_year(path)
+    if years is None:
+        years = SyslogYear(year=year) if year is not None else file_year(path)
     for n, line in read_lines(path):
         ev = parse_line(kind, n, line, years)
         if ev is not None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from govnet import events
+from govnet.errors import IdsError
 from govnet.metrics import Point, validate
 from ids.nids.buffers import Buffers
 from ids.nids.decode import LINK_ETHERNET, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, Packet, decode, flow_id
@@ -101,7 +102,7 @@ class Engine:
         self.sensor = sensor
         self.on_alert = on_alert
         self.on_block = on_block
-        self.never_block = [ipaddress.ip_network(n, strict=False) for n in never_block]
+        self.never_block = [_never_block_net(n) for n in never_block]
         self.drop_block_seconds = drop_block_seconds
         self.detectors = Detectors(detectors) if detectors is not None else Detectors()
         self._index = _build_index(rules or RuleSet([], [], {}))
@@ -355,3 +356,12 @@ def _payload_match(r: Rule, p: Packet, bufs: Buffers) -> bool:
         if not c.matches(data, bufs.lowered(c.buffer, data) if c.nocase else None):
             return False
     return True
+
+
+def _never_block_net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    try:
+        return ipaddress.ip_network(cidr, strict=False)
+    except ValueError as exc:
+        raise IdsError(
+            f"--never-block {cidr}: not an address or network ({exc}); give a CIDR such as 10.0.0.0/8"
+        ) from None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from govnet.errors import EmulationError, NotRootError
+from govnet.signals import note_torn_down
 from topology.emulator import state
 from topology.emulator.caps import Capabilities, detect, require_for
 from topology.model import Link, Network
@@ -141,6 +142,7 @@ class Emulation:
         finally:
             state.remove_state()
             self.timings["down_s"] = time.monotonic() - t0
+            note_torn_down(f"emulation of {self.model.name}")
 
     def _keep_frr_logs(self) -> None:
         """Copy the routers' FRR logs into the run directory, then remove the daemons' directory."""
