@@ -26,7 +26,6 @@ was offered per wall-clock interval, for comparing with measured link load).
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import signal
 import socket
@@ -49,6 +48,7 @@ from govnet.children import die_with_parent
 from govnet.errors import GovnetError, ModelError, Problem
 from govnet.metrics import APP, LOGIN, Point, validate
 from govnet.netns import socket_in_netns
+from govnet.secure import write_private
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = {"oa": 80, "approval": 8081, "portal": 80, "files": 8090, "smtp": 2525}
@@ -233,8 +233,7 @@ class AppsLab:
     def start(self) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         pw, oa_users, staff = self._users()
-        (self.dir / "users.json").write_text(json.dumps(pw))
-        os.chmod(self.dir / "users.json", 0o600)
+        write_private(self.dir / "users.json", json.dumps(pw).encode())  # passwords: 0600 at creation
         if self.files:
             self._start(
                 "files",
@@ -299,7 +298,15 @@ class AppsLab:
             self._start(
                 "portal",
                 self.portal,
-                ["apps.portal", "--port", str(PORTS["portal"]), "--upstream", upstream],
+                [
+                    "apps.portal",
+                    "--bind",
+                    self.ip(self.portal),  # the DMZ host's own address (the default is 127.0.0.1)
+                    "--port",
+                    str(PORTS["portal"]),
+                    "--upstream",
+                    upstream,
+                ],
                 PORTS["portal"],
             )
         self.log(
@@ -335,8 +342,7 @@ class AppsLab:
         self._started = time.time() + 1.0
         self._plan["t0"] = self._started
         path = self.dir / "plan.json"
-        path.write_text(json.dumps(self._plan) + "\n")
-        os.chmod(path, 0o600)  # holds the users' passwords
+        write_private(path, (json.dumps(self._plan) + "\n").encode())  # holds the users' passwords
         log = (self.dir / "replay.log").open("ab")
         self.replay = subprocess.Popen(
             [sys.executable, "-m", "apps.replay", "--plan", str(path), "--out", str(self.dir)],

@@ -105,7 +105,11 @@ def make_portal_server(portal: Portal, bind: str, port: int) -> ThreadingHTTPSer
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m apps.portal", description=__doc__.splitlines()[0])
     p.add_argument("--upstream", required=True, help="the approval service, http://HOST:PORT")
-    p.add_argument("--bind", default="0.0.0.0")
+    p.add_argument(
+        "--bind",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; in a lab: the DMZ host's)",
+    )
     p.add_argument("--port", type=int, default=80)
     a = p.parse_args(argv)
     try:

@@ -36,7 +36,7 @@ def append(path: Path, end: int, file_id: int, version: int, name: str, data: by
     """Write a record at `end` (durably); return (data offset, new end)."""
     raw = name.encode()
     head = _HEAD.pack(MAGIC, file_id, version, len(data), hashlib.sha256(data).digest(), len(raw)) + raw
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)  # archives: nobody else's to read
     try:
         os.ftruncate(fd, end)
         os.pwrite(fd, head + data, end)

@@ -25,6 +25,7 @@ from backup_hsm.errors import HsmInputError, IntegrityError
 from backup_hsm.placement import Policy
 from backup_hsm.reclaim import reclaim
 from backup_hsm.store import RECLAIM_BELOW, Hsm
+from govnet.secure import open_private, private_dir, private_file
 
 SITES = ("online", "isolated", "offsite")
 RETENTION = {"online": 2, "isolated": 4, "offsite": 8}  # full chains kept per site
@@ -112,8 +113,8 @@ class BackupStore:
         self.clock = clock
         self.library = library or Library()
         for site in SITES:
-            (self.root / site).mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(self.root / "backup.sqlite"), isolation_level=None)
+            private_dir(self.root / site)  # 0700: backups hold every service's data
+        self.db = sqlite3.connect(str(private_file(self.root / "backup.sqlite")), isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(
@@ -163,9 +164,9 @@ class BackupStore:
         times = {}
         for site in SITES:
             path = self._path(site, job.name, bid, mode)
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             tmp = path.with_suffix(".tmp")
-            with open(tmp, "wb") as f:
+            with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())

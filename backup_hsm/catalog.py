@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from backup_hsm.archive import HEAD_SIZE
+from backup_hsm.errors import HsmInputError
 from backup_hsm.heat import IntArray, bucket_of, key_of, touch, value_of
 from backup_hsm.placement import Rows
 
@@ -88,10 +89,19 @@ class Catalog:
     def __init__(self, path: Path, half_life_s: float, durable: bool = True) -> None:
         self.path = path
         self.half_life_s = half_life_s
-        self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
-        self.db.executescript(SCHEMA + INDEXES)
+        try:
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute(f"PRAGMA synchronous={'FULL' if durable else 'OFF'}")
+            self.db.executescript(SCHEMA + INDEXES)
+        except sqlite3.DatabaseError as exc:
+            raise HsmInputError(
+                str(path),
+                "catalog",
+                f"not a usable HSM catalog ({exc})",
+                str(path),
+                "restore the catalog from a copy, or give the --root of an intact store",
+            ) from None
 
     def close(self) -> None:
         """Close the database."""

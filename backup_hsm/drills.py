@@ -14,6 +14,7 @@ from pathlib import Path
 
 from backup_hsm.backup import BackupStore, Job
 from backup_hsm.clock import DAY_S, VirtualClock
+from backup_hsm.errors import HsmInputError
 from backup_hsm.store import default_root
 
 TAPE_FIRST = ("isolated", "offsite", "online")  # drills restore from the same-site isolated tape
@@ -107,6 +108,15 @@ def make_sample(src: Path) -> dict[str, Job]:
 def run_drills(root: Path | str | None = None, log: Callable[[str], None] | None = None) -> list[DrillResult]:
     """Back up sample data (full, then a change and an incremental), then run the four restore drills."""
     base = Path(root) if root else default_root()
+    for p in (base, base / "drill"):
+        if p.exists() and not p.is_dir():
+            raise HsmInputError(
+                str(p),
+                "root",
+                "not a directory",
+                str(p),
+                "give a directory for the drill's store (created if missing)",
+            )
     say = log or (lambda _m: None)
     clock = VirtualClock(0.0)
     src, out = base / "drill" / "source", base / "drill" / "restored"

@@ -100,11 +100,15 @@ class TransferPlan:
         """JSON-ready form."""
         return {**asdict(self), "path": list(self.path), "fits": self.fits}
 
-    def commands(self, archive: str, out_dir: str, python: str = sys.executable) -> dict[str, list[str]]:
-        """The argv to run in the source host (first, it listens) and then in the destination host."""
-        serve = [python, "-m", "backup_hsm.transfer", "serve", archive, "--bind", self.source_addr]
-        serve += ["--port", str(self.port), "--rate-mbps", f"{self.rate_mbps:g}"]
-        pull = [python, "-m", "backup_hsm.transfer", "pull", "--from", f"{self.source_addr}:{self.port}"]
+    def commands(
+        self, archive: str, out_dir: str, key_file: str, python: str = sys.executable
+    ) -> dict[str, list[str]]:
+        """The argv to run in the source host (first, it listens) and then in the destination host;
+        both read the shared key in `key_file` (make it with `python -m backup_hsm.transfer keygen`)."""
+        serve = [python, "-m", "backup_hsm.transfer", "serve", archive, "--key-file", key_file]
+        serve += ["--bind", self.source_addr, "--port", str(self.port), "--rate-mbps", f"{self.rate_mbps:g}"]
+        pull = [python, "-m", "backup_hsm.transfer", "pull", "--key-file", key_file]
+        pull += ["--from", f"{self.source_addr}:{self.port}"]
         pull += ["--out", out_dir, "--expect-sha256", self.sha256]
         return {self.source: serve, self.destination: pull}
 

@@ -24,6 +24,7 @@ from backup_hsm.errors import HsmError, HsmInputError, IntegrityError, TierFullE
 from backup_hsm.heat import DEFAULT_HALF_LIFE_S, bucket_of, key_of
 from backup_hsm.placement import Policy
 from govnet.paths import var_dir
+from govnet.secure import open_private, private_dir, private_file
 
 PRIMARY = "primary"
 # a volume whose live fraction is below this is reclaimed (Spectrum Protect's RECLAIM=60: 60 % dead)
@@ -55,12 +56,16 @@ class Copy:
 class Hsm:
     """A tiered store; open with Hsm.open(root), close (or use as a context manager)."""
 
-    def __init__(self, root: Path, clock: VirtualClock, library: Library, half_life_s: float) -> None:
+    def __init__(
+        self, root: Path, clock: VirtualClock, library: Library, half_life_s: float, create: bool = True
+    ) -> None:
         self.root = root
         self.clock = clock
         self.library = library
-        for tier in TIER_NAMES:
-            (root / tier).mkdir(parents=True, exist_ok=True)
+        if create:
+            for tier in TIER_NAMES:
+                private_dir(root / tier)  # 0700: the archives and the catalog are nobody else's
+            private_file(root / "catalog.sqlite")
         self.catalog = Catalog(root / "catalog.sqlite", half_life_s)
         self.tape = TapeDrives(library.tape)
         self.optical = OpticalDrives(library.optical)
@@ -74,11 +79,13 @@ class Hsm:
         library: Library | None = None,
         half_life_s: float = DEFAULT_HALF_LIFE_S,
         recover: bool = True,
+        create: bool = True,
     ) -> Hsm:
         """Open (or create) a store and recover whatever a crash left half done.
 
         `recover=False` only looks (e.g. `govnet hsm status` beside a running service that owns the
-        store): recovery must run only in the one process that writes."""
+        store): recovery must run only in the one process that writes. `create=False` refuses a path
+        that holds no store instead of making one there (a read never writes a store)."""
         path = Path(root) if root else default_root()
         if path.exists() and not path.is_dir():
             raise HsmInputError(
@@ -88,7 +95,15 @@ class Hsm:
                 str(path),
                 "give a directory (it is created if missing)",
             )
-        hsm = cls(path, clock or VirtualClock(), library or Library(), half_life_s)
+        if not create and not (path / "catalog.sqlite").is_file():
+            raise HsmInputError(
+                str(path),
+                "root",
+                "no HSM store here (no catalog.sqlite)",
+                str(path),
+                "give the --root of an existing store (the default is var/hsm); nothing was created",
+            )
+        hsm = cls(path, clock or VirtualClock(), library or Library(), half_life_s, create)
         if recover:
             hsm.recover()
         return hsm
@@ -179,7 +194,7 @@ class Hsm:
         if tier != DISK:
             return archive.append(path, offset, fid, ver, name, data)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as f:
+        with os.fdopen(open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

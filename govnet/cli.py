@@ -195,7 +195,8 @@ def cmd_hsm_simulate(args: argparse.Namespace) -> int:
 def cmd_hsm_status(args: argparse.Namespace) -> int:
     from backup_hsm import Hsm
 
-    with Hsm.open(args.root, recover=False) as hsm:  # only look: a running service may own the store
+    # only look: a running service may own the store, and a path with no store stays without one
+    with Hsm.open(args.root, recover=False, create=False) as hsm:
         status = hsm.status()
     _say(json.dumps(status, indent=1) if args.json else hsm.format_status(status))
     return 0
@@ -208,7 +209,7 @@ def cmd_hsm_reclaim(args: argparse.Namespace) -> int:
     tier = TAPE if args.tier == "tape" else OPTICAL
     budget = args.window_h * 3600 if args.window_h else None
     check_threshold(args.threshold / 100, tier)  # before opening (and perhaps creating) a store
-    with Hsm.open(args.root) as hsm:
+    with Hsm.open(args.root, create=not args.dry_run) as hsm:  # a dry run never makes a store
         result = reclaim(hsm, args.threshold / 100, tier, budget_s=budget, dry_run=args.dry_run)
     _say(json.dumps(result.to_dict(), indent=1) if args.json else "\n".join(result.lines()))
     return 0 if all(v.state != "failed" for v in result.volumes) else 1
@@ -241,7 +242,7 @@ def cmd_hsm_offsite_plan(args: argparse.Namespace) -> int:
         source=args.source,
         destination=args.destination,
     )
-    cmds = plan.commands(os.path.abspath(args.archive), args.out)
+    cmds = plan.commands(os.path.abspath(args.archive), args.out, args.key_file)
     if args.json:
         _say(json.dumps({**plan.to_dict(), "commands": cmds}, indent=1))
         return 0
@@ -253,6 +254,7 @@ def cmd_hsm_offsite_plan(args: argparse.Namespace) -> int:
         f"{plan.duration_s:,.0f} s from {plan.start_s / 3600 % 24:05.2f} h, ends {end / 3600 % 24:05.2f} h "
         f"({'fits' if plan.fits else 'does NOT fit'} the window)"
     )
+    _say(f"  first: python -m backup_hsm.transfer keygen {args.key_file}; give both hosts that file (0600)")
     for host, argv in cmds.items():
         _say(f"  in {host}: {' '.join(argv)}")
     return 0
@@ -784,6 +786,11 @@ def build_parser() -> argparse.ArgumentParser:
     ho.add_argument("--window", default="22:3", help="backup window START_H:HOURS (default 22:3)")
     ho.add_argument("--share", type=float, default=0.5, help="fraction of the bottleneck to use")
     ho.add_argument("--out", default="/srv/offsite", help="directory on the off-site host")
+    ho.add_argument(
+        "--key-file",
+        default="offsite.key",
+        help="the shared key both hosts read (make it once: python -m backup_hsm.transfer keygen FILE)",
+    )
     ho.add_argument("--json", action="store_true", help="as JSON")
     ho.set_defaults(func=cmd_hsm_offsite_plan)
     hsm.set_defaults(func=None, _parser=hsm)

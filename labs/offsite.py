@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from backup_hsm.offsite import plan_offsite
+from backup_hsm.transfer import keygen
 from govnet.errors import ModelError, Problem
 from monitors.linkstats import LinkSampler
 
@@ -79,7 +80,8 @@ def run_offsite(emu: Any, run: Path, size_mb: float, share: float) -> dict[str, 
     archive = d / "lab-backup.tar"
     size, sha = make_archive(archive, run / "apps", int(size_mb * 1e6))
     plan = plan_offsite(net, "lab-backup", size, sha, share=share)
-    cmds = plan.commands(str(archive), str(d / "pulled"))
+    key = keygen(d / "offsite.key")  # 0600, in the run directory; both hosts share the filesystem
+    cmds = plan.commands(str(archive), str(d / "pulled"), str(key))
     sampler = LinkSampler(net, {n.name: emu.pid(n.name) for n in net.nodes if not n.is_switch})
     serve = emu.node(plan.source).popen(
         cmds[plan.source], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

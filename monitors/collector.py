@@ -22,6 +22,7 @@ from typing import Any
 
 from govnet.errors import GovnetError
 from govnet.metrics import Point
+from govnet.secure import write_private
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
 from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
@@ -348,8 +349,7 @@ class LabMonitor:
         targets = poll_targets(self.net)
         (d / "targets.json").write_text(json.dumps(targets))
         cred_file = d / "poller-creds.json"
-        cred_file.write_text(json.dumps(creds.to_dict()))
-        cred_file.chmod(0o600)
+        write_private(cred_file, json.dumps(creds.to_dict()).encode())  # 0600 at creation
         time.sleep(0.5)  # let the agents bind
         interval = snmp_interval(len(targets), self.interval_s)
         cmd = [

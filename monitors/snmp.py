@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from govnet.secure import private_dir, write_private
 from topology.model import Network, Node
 
 AGENT_KINDS = frozenset({"core", "firewall", "router", "server"})
@@ -102,11 +103,10 @@ def start_agents(emu: Any, workdir: Path, creds: SnmpCredentials) -> dict[str, A
     procs: dict[str, Any] = {}
     for node in agent_nodes(emu.model):
         d = workdir / "snmp" / node.name
-        d.mkdir(parents=True, exist_ok=True)
-        d.chmod(0o700)
+        private_dir(d)
+        d.chmod(0o700)  # an existing directory from an earlier start keeps its mode otherwise
         conf = d / "snmpd.conf"
-        conf.write_text(render_snmpd_conf(node, creds))
-        conf.chmod(0o600)
+        write_private(conf, render_snmpd_conf(node, creds).encode())  # holds the SNMPv3 keys
         (d / "state").mkdir(exist_ok=True)  # persistent data (engineBoots, keys); not the config's file
         procs[node.name] = _launch(emu, node.name, d)
     for name in procs:

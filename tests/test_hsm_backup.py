@@ -128,4 +128,7 @@ def test_cli_drill_and_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert main(["hsm", "drill", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert out.count("PASS") == 4
+    assert main(["hsm", "status", "--root", str(tmp_path / "hsm"), "--json"]) == 2  # the drill made no HSM
+    assert "no HSM store here" in capsys.readouterr().err and not (tmp_path / "hsm").exists()
+    Hsm.open(tmp_path / "hsm").close()
     assert main(["hsm", "status", "--root", str(tmp_path / "hsm"), "--json"]) == 0

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from govnet.errors import AuditError
+from govnet.secure import private_dir, private_file
 from ids.audit.records import LoginEvent
 
 GENESIS = "0" * 64
@@ -157,7 +158,13 @@ class Ledger:
                 f"{self.path}: not a ledger file (a directory or device); give the ledger's path"
             )
         if create:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                private_dir(self.path.parent)
+                private_file(self.path)  # 0600 before SQLite opens it: its -wal and -shm files get this mode
+            except IsADirectoryError:
+                raise AuditError(f"{self.path}: is a directory; give a file for the ledger") from None
+            except OSError as exc:
+                raise AuditError(f"{self.path}: cannot create the ledger ({exc.strerror})") from None
         try:
             self._db = sqlite3.connect(
                 str(self.path), timeout=busy_timeout, isolation_level=None, check_same_thread=False

@@ -35,6 +35,7 @@ from typing import Any
 
 from govnet import events
 from govnet.errors import IdsError
+from govnet.secure import private_dir, write_private
 
 KINDS = ("added", "removed", "modified", "permission-changed", "owner-changed", "setuid-added", "replaced")
 SIDS = {kind: 9100001 + i for i, kind in enumerate(KINDS)}
@@ -112,9 +113,11 @@ class Baseline:
     created: float
 
     def save(self, db: str | os.PathLike[str]) -> None:
-        """Write as JSON (atomically: a temp file renamed over the old baseline)."""
+        """Write as JSON, 0600 (atomically: a private temp file beside it renamed over the old baseline;
+        on failure the old baseline stays and no temp file is left)."""
         path = Path(db)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IdsError(f"{db}: is a directory; give a file for the baseline (e.g. {path / 'hids.json'})")
         data = {
             "format": FORMAT_VERSION,
             "created": self.created,
@@ -133,9 +136,13 @@ class Baseline:
             ],
             "entries": {p: e.to_list() for p, e in self.entries.items()},
         }
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, path)
+        try:
+            private_dir(path.parent)
+            write_private(path, json.dumps(data, separators=(",", ":")).encode())
+        except OSError as exc:
+            raise IdsError(
+                f"{db}: cannot write the baseline ({exc.strerror}); give a writable path"
+            ) from None
 
     @classmethod
     def load(cls, db: str | os.PathLike[str]) -> Baseline:
