@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from govnet import __version__
@@ -515,6 +516,10 @@ EPILOG_IDS = """examples:
   govnet ids hids baseline --paths /etc /srv/app --db var/hids/web.json
   govnet ids hids check --db var/hids/web.json --json
 live sensor (root, inside an emulated host): python -m ids.nids.sensor --help
+scan: alerts stream out as they are raised (table, --json, --events); IPv4 fragments are reassembled
+before inspection. Exit 0 clean (1 with --fail-on-alert and alerts); 2 for a damaged capture (a
+broken record/block header: the alerts before it are reported, the rest is not read) or bad input;
+130 on Ctrl-C (the alerts so far are already written). A capture cut inside its last record warns.
 """
 
 
@@ -538,25 +543,58 @@ def _ids_detectors(args: argparse.Namespace) -> Any:
 
 def cmd_ids_scan(args: argparse.Namespace) -> int:
     from govnet.events import EventLog
-    from ids.nids import default_rules_path, format_table, load_rules, scan_pcap
+    from ids.nids import default_rules_path, load_rules, scan_pcap
+    from ids.nids.scan import table_header, table_row
 
     rules = load_rules(args.rules or [default_rules_path()])
-    res = scan_pcap(args.pcap, rules, _ids_detectors(args), never_block=args.never_block)
-    if args.events:
-        with EventLog(args.events) as log:
-            for rec in res.alerts:
-                log.write(rec)
-    if args.json:
-        sys.stdout.write("".join(json.dumps(rec) + "\n" for rec in res.alerts))
-    else:
-        _say(format_table(res.alerts))
-        s = res.stats
+    detectors = _ids_detectors(args)
+    with contextlib.ExitStack() as stack:
+        sinks: list[Callable[[dict[str, Any]], None]] = []
+        if args.events:  # opened first: a bad path is refused before the capture is read
+            sinks.append(stack.enter_context(EventLog(args.events)).write)
+        if args.json:
+
+            def emit(rec: dict[str, Any]) -> None:
+                sys.stdout.write(json.dumps(rec) + "\n")
+
+            sinks.append(emit)
+        else:
+            shown = [0]
+
+            def show(rec: dict[str, Any]) -> None:
+                if not shown[0]:
+                    _say(table_header())
+                shown[0] += 1
+                _say(table_row(rec))
+
+            sinks.append(show)
+
+        def stream(rec: dict[str, Any]) -> None:  # every alert leaves memory as soon as it is raised
+            for sink in sinks:
+                sink(rec)
+
+        res = scan_pcap(args.pcap, rules, detectors, never_block=args.never_block, on_alert=stream, keep=0)
+    s = res.stats
+    if not args.json:
+        if not s.alerts:
+            _say("no alerts")
         _say(
             f"{args.pcap}: {s.frames} frames ({s.undecodable} not IP), {len(rules)} rules, "
-            f"{len(res.alerts)} alerts, {len(res.blocks)} block requests; "
+            f"{s.alerts} alerts, {len(res.blocks)} block requests; "
             f"{res.seconds:.2f} s, {res.packets_per_second:,.0f} frames/s"
         )
-    return 1 if args.fail_on_alert and res.alerts else 0
+    where = f", written to {args.events}" if args.events else ""
+    if res.interrupted:
+        print(
+            f"govnet: interrupted after {s.frames} frames; {s.alerts} alerts so far{where}", file=sys.stderr
+        )
+        return 130
+    if res.truncated:
+        print(f"govnet: warning: {res.truncated}", file=sys.stderr)
+    if res.damage:
+        print(f"govnet: {res.damage} ({s.alerts} alerts found before it{where})", file=sys.stderr)
+        return 2  # a damaged capture never passes, whatever --fail-on-alert says
+    return 1 if args.fail_on_alert and s.alerts else 0
 
 
 def cmd_ids_rules_check(args: argparse.Namespace) -> int:

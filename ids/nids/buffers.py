@@ -50,22 +50,38 @@ class Buffers:
 
 
 def parse_request(payload: bytes) -> dict[str, bytes]:
-    """The parts of an HTTP/1 request at the start of payload ({} when it is not one)."""
+    """The parts of an HTTP/1 request at the start of payload ({} when it is not one).
+
+    A request line of any length is parsed (a long one is an attack's favourite way to hide: no
+    length limit on what we look at, so a padded URI cannot switch the HTTP rules off). A packet that
+    ends inside the request line (the line goes on in the next segment) is still a request: its
+    target is what this packet holds, and `http.partial` says the line was cut."""
     if len(payload) < 14 or payload[:1].isspace():
         return {}
-    head_end = payload.find(b"\r\n\r\n", 0, 65536)
-    line_end = payload.find(b"\n", 0, 8192)
-    if line_end < 0:
+    line_end = payload.find(b"\n")
+    partial = line_end < 0
+    if partial:
         line_end = len(payload)
-    parts = payload[:line_end].rstrip(b"\r").split(b" ")
-    if len(parts) < 3 or parts[0] not in _METHODS or not parts[-1].startswith(b"HTTP/"):
+    line = payload[:line_end].rstrip(b"\r")
+    method, sp, rest = line.partition(b" ")
+    if not sp or method not in _METHODS:
         return {}
-    target = b" ".join(parts[1:-1])  # raw spaces in the target: servers differ, attackers try it
+    if partial:
+        target, version = rest, b""
+    else:
+        target, _, version = rest.rpartition(b" ")
+        if not version.startswith(b"HTTP/"):
+            return {}
+    head_end = payload.find(b"\r\n\r\n", line_end)
     out = {
-        "http.method": parts[0],
-        "http.uri.raw": target,
+        "http.method": method,
+        "http.uri.raw": target,  # raw spaces in the target: servers differ, attackers try it
         "http.uri": unquote_to_bytes(target) if b"%" in target else target,
-        "http.header": payload[line_end + 1 : head_end if head_end >= 0 else len(payload)],
+        "http.header": b""
+        if partial
+        else payload[line_end + 1 : head_end if head_end >= 0 else len(payload)],
         "http.request_body": payload[head_end + 4 :] if head_end >= 0 else b"",
     }
+    if partial:
+        out["http.partial"] = b"1"
     return out

@@ -47,8 +47,10 @@ class Packet:
         "end",
         "flags",
         "frag",
+        "fragmented",
         "icmp_code",
         "icmp_type",
+        "l3",
         "pay",
         "proto",
         "sport",
@@ -72,7 +74,9 @@ class Packet:
         self.icmp_code = -1
         self.pay = 0
         self.end = 0
-        self.frag = False
+        self.frag = False  # not the first fragment: no L4 header in this packet
+        self.fragmented = False  # any fragment of a fragmented datagram (first one too)
+        self.l3 = 0  # where the IP header starts in `buf`
         self.ack_only = False
         self.wire_len = len(buf)
 
@@ -177,7 +181,11 @@ def _ipv4(buf: bytes, ts: float, off: int, n: int) -> Packet | None:
     src, dst = _U32X2(buf, off + 12)
     proto = buf[off + 9]
     p = Packet(ts, buf, 4, proto, src, dst)
-    if _U16(buf, off + 6)[0] & 0x1FFF:  # not the first fragment: no L4 header here
+    p.l3 = off
+    fo = _U16(buf, off + 6)[0]
+    if fo & 0x3FFF:  # more fragments, or an offset: one piece of a fragmented datagram
+        p.fragmented = True
+    if fo & 0x1FFF:  # not the first fragment: no L4 header here
         p.frag = True
         return p
     return _l4(p, buf, proto, off + ihl, end)
@@ -204,6 +212,7 @@ def _ipv6(buf: bytes, ts: float, off: int, n: int) -> Packet | None:
             if end < o + 8:
                 return p
             nxt = buf[o]
+            p.fragmented = True
             if _U16(buf, o + 2)[0] & 0xFFF8:
                 p.proto = nxt
                 p.frag = True

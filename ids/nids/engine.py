@@ -18,7 +18,17 @@ from govnet import events
 from govnet.errors import IdsError
 from govnet.metrics import Point, validate
 from ids.nids.buffers import Buffers
-from ids.nids.decode import LINK_ETHERNET, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, Packet, decode, flow_id
+from ids.nids.decode import (
+    LINK_ETHERNET,
+    LINK_RAW,
+    PROTO_ICMP,
+    PROTO_ICMPV6,
+    PROTO_TCP,
+    Packet,
+    decode,
+    flow_id,
+)
+from ids.nids.defrag import Defrag
 from ids.nids.detectors import SIGNATURES, DetectorConfig, Detectors
 from ids.nids.rules import PROTOCOLS, Rule, RuleSet, flags_match
 
@@ -55,6 +65,8 @@ class Stats:
     alerts: int = 0
     blocks: int = 0
     blocks_refused: int = 0
+    fragments: int = 0  # IP fragments seen (inspected only as reassembled datagrams)
+    reassembled: int = 0  # IPv4 datagrams reassembled from fragments and inspected
     by_sid: Counter[tuple[int, int]] = field(default_factory=Counter)  # (sid, severity) -> alerts
 
 
@@ -109,6 +121,7 @@ class Engine:
         self._thresholds: dict[tuple[int, int, int], list[Any]] = {}
         self._blocked: dict[str, float] = {}  # source -> packet time its requested block ends
         self.stats = Stats()
+        self.defrag = Defrag()
 
     @property
     def rules(self) -> RuleSet:
@@ -129,6 +142,19 @@ class Engine:
             st.undecodable += 1
             return
         st.decoded += 1
+        if pkt.fragmented:
+            st.fragments += 1
+            if pkt.ver != 4:
+                if not pkt.frag:
+                    self.inspect(pkt)  # an IPv6 first fragment: its own headers only (no reassembly)
+                return
+            whole = self.defrag.add(frame, pkt.l3, ts)
+            if whole is None:
+                return  # wait for the rest: a piece is never inspected alone (no evasion, no false scans)
+            pkt = decode(whole, ts, LINK_RAW)
+            if pkt is None:
+                return
+            st.reassembled += 1
         self.inspect(pkt)
 
     def inspect(self, p: Packet) -> None:
