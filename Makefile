@@ -2,7 +2,7 @@
 VENV := .venv
 BIN  := $(VENV)/bin
 
-.PHONY: setup demo test test-fast lint bench clean
+.PHONY: setup demo test test-fast lint bench fuzz clean
 setup:
 	@bash scripts/setup.sh
 
@@ -10,8 +10,8 @@ demo: setup
 	$(BIN)/govnet lab run baseline
 
 lint: setup
-	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench
-	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench
+	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
+	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
 	$(BIN)/mypy
 
 test: setup lint
@@ -22,6 +22,10 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/bringup.py
+
+# coverage-guided fuzzing of every input parser, FUZZ_SECONDS (default 60) each; not part of `make test`
+fuzz: setup
+	$(BIN)/python fuzz/run.py
 
 clean: setup
 	$(BIN)/govnet clean

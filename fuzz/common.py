@@ -1,0 +1,43 @@
+"""What every fuzz target shares: the one rule (only govnet's documented errors may escape), a
+scratch file for parsers that read paths, and the standard atheris entry point."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from govnet.errors import GovnetError
+
+_SCRATCH = Path(tempfile.mkdtemp(prefix="govnet-fuzz-"))
+
+
+def scratch(data: bytes, name: str) -> Path:
+    """`data` written to a file called `name` in this process's scratch directory (reused)."""
+    p = _SCRATCH / name
+    p.write_bytes(data)
+    return p
+
+
+def expected(fn: Callable[[], object]) -> None:
+    """Run `fn`; a GovnetError (a clear user-facing error) is a correct answer, anything else escapes
+    and is a finding."""
+    with contextlib.suppress(GovnetError):
+        fn()
+
+
+def main(test_one_input: Callable[[bytes], None]) -> None:
+    """`python fuzz/fuzz_X.py [libFuzzer flags] [CORPUS_DIR]`."""
+    import atheris
+
+    atheris.Setup(sys.argv, test_one_input)
+    atheris.Fuzz()
+
+
+def cleanup() -> None:
+    for p in _SCRATCH.iterdir():
+        p.unlink()
+    os.rmdir(_SCRATCH)
