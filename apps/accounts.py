@@ -11,16 +11,16 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import sqlite3
 from collections.abc import Callable
-from pathlib import Path
 
 from apps.clock import Clock
 from apps.store import Audit, Store
 from apps.web import ApiError, Json, Request
+from govnet.errors import GovnetError
+from govnet.safeload import load_json_file
 
 MAX_FAILURES = 5  # consecutive failed logins before an account is locked
 _PBKDF2_ROUNDS = 20_000
@@ -37,9 +37,9 @@ def load_users_option(
 ) -> None:
     """`--users FILE` of a service: a JSON object user -> password; a bad file is a usage error."""
     try:
-        for name, password in dict(json.loads(Path(path).read_text())).items():
+        for name, password in dict(load_json_file(path)).items():
             add(str(name), str(password))
-    except (OSError, ValueError, TypeError) as exc:
+    except (OSError, ValueError, TypeError, GovnetError) as exc:
         close()
         p.error(f"--users {path}: expected a JSON object of user -> password ({exc})")
 

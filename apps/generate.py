@@ -8,17 +8,16 @@ The output loads with `capacity.demands.load_demands` (its `demands` are the bus
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 from apps.background import background_flows
 from apps.config import CLIENT_APPS, load_config
 from apps.offered import export_offered
 from apps.traffic import client_events
 from govnet.errors import GovnetError
+from govnet.safeload import load_json_file
 from topology import load_model
 
 
@@ -33,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     try:
         net = load_model(a.model)
-        raw = json.loads(Path(a.config).read_text()) if a.config else {}
+        raw = load_json_file(a.config) if a.config else {}
         cfg = load_config(raw, a.config or "<defaults>")
     except GovnetError as exc:
         print(exc, file=sys.stderr)

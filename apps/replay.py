@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from govnet.netns import socket_in_netns
+from govnet.safeload import load_json_file
 
 OA_NEXT = {  # the holder's next action for a document in each state (apps.oa.TRANSITIONS)
     "draft": "submit",
@@ -616,7 +617,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=32, help="parallel operations (default 32)")
     a = p.parse_args(argv)
     try:
-        plan = json.loads(Path(a.plan).read_text())
+        plan = load_json_file(a.plan)
         if not isinstance(plan, dict):
             raise PlanError("the plan must be a JSON object")
         rep = Replayer(plan, Path(a.out))

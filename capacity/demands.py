@@ -20,12 +20,12 @@ Built-in figures, per emulated host, busy hour (a model host stands for its offi
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from govnet.errors import WhatIfError
+from govnet.errors import ModelError, WhatIfError
+from govnet.safeload import load_json_file
 from topology.model import Network, Node
 
 
@@ -128,11 +128,9 @@ def load_demands(path: str | Path, net: Network) -> list[Demand]:
     """Read a JSON list of {src, dst, class, mbps}; names are checked against the model."""
     p = Path(path)
     try:
-        data = json.loads(p.read_text())
-    except OSError as exc:
-        raise WhatIfError(f"{p}: cannot read demands ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
-        raise WhatIfError(f"{p}: line {exc.lineno}: not JSON ({exc.msg})") from None
+        data = load_json_file(p, what="demands file")  # bounded: size and depth
+    except ModelError as exc:
+        raise WhatIfError(str(exc)) from None
     if isinstance(data, dict):
         data = data.get("demands")
     if not isinstance(data, list):

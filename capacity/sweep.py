@@ -14,7 +14,6 @@ input) is a row with `error` set; it does not stop the others (a failed target, 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import time
 from collections.abc import Sequence
@@ -23,10 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from capacity.demands import Demand, suggest
-from govnet.errors import GovnetError, WhatIfError
+from govnet.errors import GovnetError, ModelError, WhatIfError
+from govnet.safeload import load_data_file
 from topology.model import Network
 
 SPEC_KEYS = ("name", "grow", "fail", "add_bureaus", "n_1")
@@ -107,17 +105,9 @@ def load_sweep(path: str | Path) -> list[Spec]:
     """Read a sweep file (YAML or JSON): see the module docstring."""
     p = Path(path)
     try:
-        text = p.read_text()
-    except OSError as exc:
-        raise WhatIfError(f"{p}: cannot read the sweep file ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except json.JSONDecodeError as exc:
-        raise WhatIfError(f"{p}: line {exc.lineno}: not JSON ({exc.msg})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f"line {mark.line + 1}: " if mark is not None else ""
-        raise WhatIfError(f"{p}: {line}not YAML ({getattr(exc, 'problem', exc)})") from None
+        data = load_data_file(p, what="sweep file")  # bounded: size, depth, alias expansion
+    except ModelError as exc:
+        raise WhatIfError(str(exc)) from None
     return parse_specs(data, str(p))
 
 

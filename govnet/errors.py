@@ -27,10 +27,10 @@ class Problem:
 
 
 def _show(value: object) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    """The offending value, bounded *while* its repr is built (a huge value is never echoed whole)."""
+    from govnet.safeload import bounded_repr
+
+    return bounded_repr(value, 80)
 
 
 class GovnetError(Exception):

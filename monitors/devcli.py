@@ -15,7 +15,6 @@ import argparse
 import contextlib
 import datetime
 import hashlib
-import json
 import re
 import subprocess
 import sys
@@ -26,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from govnet.errors import GovnetError
+from govnet.safeload import load_json_file
 from monitors.cycles import print_cycle
 from topology.model import Network, Node
 
@@ -212,8 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=8, help="sessions polled at once (default 8)")
     args = ap.parse_args(argv)
     try:
-        targets = [(str(t[0]), str(t[1])) for t in json.loads(Path(args.targets).read_text())]
-    except (OSError, ValueError, TypeError, IndexError) as exc:
+        targets = [(str(t[0]), str(t[1])) for t in load_json_file(args.targets)]
+    except (OSError, ValueError, TypeError, IndexError, GovnetError) as exc:
         print(f"devcli: cannot read targets: {exc}", file=sys.stderr)
         return 2
     sessions = [_Session(n, ip, args.key) for n, ip in targets]

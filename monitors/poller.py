@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from govnet.errors import GovnetError
+from govnet.safeload import load_json_file
 from monitors.cycles import print_cycle
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
@@ -159,10 +159,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         targets = [
             (str(t[0]), str(t[1]), int(t[2]) + 1 if len(t) > 2 else MAX_IFACES)
-            for t in json.loads(Path(args.targets).read_text())
+            for t in load_json_file(args.targets)
         ]
-        creds = json.loads(Path(args.creds).read_text())
-    except (OSError, ValueError, TypeError) as exc:
+        creds = load_json_file(args.creds)
+    except (OSError, ValueError, TypeError, GovnetError) as exc:
         print(f"poller: cannot read targets/credentials: {exc}", file=sys.stderr)
         return 2
     try:

@@ -244,7 +244,7 @@ def test_policy_file_round_trip_and_errors(tmp_path: Path) -> None:
 
     for text, word in (
         ("[1, 2]", "must be a mapping"),
-        ("a: [unclosed", "not valid YAML"),
+        ("a: [unclosed", "invalid YAML"),
         ("password: 5", "mapping"),
     ):
         bad.write_text(text)

@@ -79,7 +79,7 @@ def test_bad_demand_files(tmp_path: Path) -> None:
     broken = tmp_path / "b.json"
     broken.write_text("[{")
     p = _run("small", "--demands", str(broken))
-    assert p.returncode == 2 and "not JSON" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "invalid JSON" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_demand_file_is_used(tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ def test_sweep_files_yaml_and_json(tmp_path: Path) -> None:
     assert load_sweep(j)[0].n_1
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {name: a\n")
-    with pytest.raises(WhatIfError, match="not YAML"):
+    with pytest.raises(WhatIfError, match="invalid YAML"):
         load_sweep(bad)
 
 
@@ -132,7 +132,7 @@ def test_cli_sweep_json_and_exit_code(tmp_path: Path) -> None:
     [
         (["--sweep", "x.yaml", "--grow", "file=2"], "leave out --grow"),
         (["--workers", "2"], "run a --sweep FILE"),
-        (["--sweep", "/nonexistent/s.yaml"], "cannot read the sweep file"),
+        (["--sweep", "/nonexistent/s.yaml"], "sweep file not found"),
     ],
 )
 def test_cli_sweep_bad_inputs(args: list[str], needle: str) -> None:

@@ -7,6 +7,7 @@ unknown VLANs/cores/zones, dangling extra links, overlapping subnets, address-pl
 from __future__ import annotations
 
 import ipaddress
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,10 @@ class _Builder:
     origin: dict[str, str] = field(default_factory=dict)  # node name -> model path that made it
     position: dict[str, int] = field(default_factory=dict)  # node name -> index (O(1) at 10k nodes)
     ifcount: dict[str, int] = field(default_factory=dict)
-    p2p: list[ipaddress.IPv4Network] = field(default_factory=list)
+    p2p: deque[ipaddress.IPv4Network] = field(default_factory=deque)  # popleft: O(1) per link
     transit: list[ipaddress.IPv4Network] = field(default_factory=list)
     inet_p2p: list[ipaddress.IPv4Network] = field(default_factory=list)
+    p2p_exhausted: bool = False
     vlan_sites: dict[str, int] = field(default_factory=dict)
 
     def err(self, path: str, message: str, got: object = None, fix: str = "", has_value: bool = True) -> None:
@@ -90,6 +92,9 @@ class _Builder:
 
     def take_p2p(self, path: str) -> tuple[str, str]:
         if not self.p2p:
+            if self.p2p_exhausted:
+                return "", ""  # said once; one line per further link would bury the other problems
+            self.p2p_exhausted = True
             self.err(
                 "addressing.infrastructure",
                 "too small for all point-to-point links",
@@ -97,7 +102,7 @@ class _Builder:
                 "use a /16",
             )
             return "", ""
-        net = self.p2p.pop(0)
+        net = self.p2p.popleft()
         return f"{net[0]}/31", f"{net[1]}/31"
 
 
@@ -262,7 +267,7 @@ def _address_pools(b: _Builder) -> None:
         return
     blocks = list(infra.subnets(new_prefix=24))
     b.transit = blocks[:n_dist]
-    b.p2p = [s for blk in blocks[n_dist:] for s in blk.subnets(new_prefix=31)]
+    b.p2p = deque(s for blk in blocks[n_dist:] for s in blk.subnets(new_prefix=31))
     inet = ipaddress.IPv4Network(b.spec["addressing"]["internet"])
     if inet.prefixlen > 23:
         b.err(
@@ -662,7 +667,7 @@ def _sync_segment(b: _Builder, members: list[str], bw: float) -> None:
     if len(members) < 2 or not b.p2p:
         return
     sync = b.p2p[-1].supernet(new_prefix=28)
-    b.p2p = [s for s in b.p2p if not s.subnet_of(sync)]
+    b.p2p = deque(s for s in b.p2p if not s.subnet_of(sync))
     switch = "fw-sync"
     if (
         b.add_node("parameters.firewall_members", switch, "switch", site="exit", zone="infrastructure")

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from govnet.errors import AuditError, Problem
+from govnet.errors import AuditError, ModelError, Problem
+from govnet.safeload import load_data_file
 
 
 class PolicyError(AuditError):
@@ -254,27 +252,12 @@ def load_policy(path: str | os.PathLike[str] | None) -> Policy:
     if path is None:
         return Policy()
     p = Path(path)
+    if not p.exists():
+        raise AuditError(f"{p}: no such policy file; omit --policy for the defaults")
     try:
-        text = p.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise AuditError(f"{p}: no such policy file; omit --policy for the defaults") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise AuditError(f"{p}: cannot read the policy file ({exc})") from None
-    try:
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise PolicyError(
-            [
-                Problem(
-                    str(p),
-                    "",
-                    f"not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {first}",
-                    has_value=False,
-                    fix="fix the syntax",
-                )
-            ]
-        ) from None
+        data = load_data_file(p, what="policy file")  # bounded: size, depth, alias expansion
+    except ModelError as exc:
+        raise PolicyError(exc.problems) from None
     return policy_from_mapping(data, str(p))
 
 

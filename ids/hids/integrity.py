@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from govnet import events
-from govnet.errors import IdsError
+from govnet.errors import IdsError, ModelError
+from govnet.safeload import bounded_repr, load_json_file
 from govnet.secure import private_dir, write_private
 
 KINDS = ("added", "removed", "modified", "permission-changed", "owner-changed", "setuid-added", "replaced")
@@ -74,6 +75,13 @@ class Entry:
 
     @classmethod
     def from_list(cls, row: list[Any]) -> Entry:
+        """An entry from its saved row; ValueError when the row is not one `to_list` wrote."""
+        if not isinstance(row, list) or len(row) not in (8, 9, 10):
+            raise ValueError(f"an entry must be a list of 8 to 10 fields (got {bounded_repr(row)})")
+        kinds = (str, int, int, int, int, int, int, int, str, str)
+        for v, k in zip(row, kinds, strict=False):
+            if not isinstance(v, k) or isinstance(v, bool):
+                raise ValueError(f"an entry field is {bounded_repr(v)}, expected {k.__name__}")
         return cls(*row)
 
     def brief(self) -> dict[str, Any]:
@@ -146,18 +154,27 @@ class Baseline:
 
     @classmethod
     def load(cls, db: str | os.PathLike[str]) -> Baseline:
-        try:
-            data = json.loads(Path(db).read_text(encoding="utf-8"))
-            if data.get("format") != FORMAT_VERSION:
-                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT_VERSION}")
-            entries = {p: Entry.from_list(row) for p, row in data["entries"].items()}
-            return cls(list(data["roots"]), entries, float(data["created"]))
-        except FileNotFoundError:
+        """Read a baseline written by `save`; IdsError (exit 2) naming what is wrong with any other file."""
+        if not os.path.exists(db):
             raise IdsError(
                 f"{db}: no baseline; create one with 'govnet ids hids baseline --paths DIR --db {db}'"
-            ) from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise IdsError(f"{db}: not a govnet HIDS baseline ({exc})") from None
+            )
+        try:
+            data = load_json_file(db, what="HIDS baseline")  # bounded: size and depth
+        except ModelError as exc:
+            raise IdsError(str(exc)) from None
+        try:
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not the baseline's object")
+            if data.get("format") != FORMAT_VERSION:
+                raise ValueError(f"format {bounded_repr(data.get('format'))}, expected {FORMAT_VERSION}")
+            rows = data["entries"]
+            if not isinstance(rows, dict) or not isinstance(data["roots"], list):
+                raise ValueError("entries must be an object and roots a list")
+            entries = {str(p): Entry.from_list(row) for p, row in rows.items()}
+            return cls([str(r) for r in data["roots"]], entries, float(data["created"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise IdsError(f"{db}: not a govnet HIDS baseline ({bounded_repr(str(exc), 120)})") from None
 
 
 def _walk(root: str) -> Iterator[tuple[str, os.stat_result]]:
