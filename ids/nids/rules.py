@@ -6,7 +6,8 @@ Actions alert/drop/reject/pass; protocols tcp, udp, icmp (v4 and v6), ip and htt
 $HTTP_PORTS — when the rule says `any` — whose payload is an HTTP request). Addresses and ports take
 variables (`$HOME_NET`), lists, negation, CIDR, ranges (`1024:`, `:1023`, `80:90`) and `any`; `<>`
 matches both directions. The options are listed in `KEYWORDS`; anything else is refused with an error
-naming the file, line and keyword, so a rule never silently means less than it says.
+naming the file, line and keyword, so a rule never silently means less than it says. `pcre` runs
+bounded (`ids.nids.pcre`): in RE2 when RE2 can, otherwise in PCRE2 under Suricata's match limits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from govnet.errors import RuleError
 from ids.nids.decode import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from ids.nids.pcre import DEFAULT_LIMITS, Limits, Regex
 from ids.nids.ruleaddr import address_matcher, port_map, split_top
 
 ACTIONS = ("pass", "drop", "reject", "alert")  # Suricata's order of precedence
@@ -97,11 +99,14 @@ class Content:
     negated: bool = False
     offset: int = 0
     depth: int | None = None
-    regex: re.Pattern[bytes] | None = None
+    regex: Regex | None = None
 
-    def matches(self, data: bytes, lowered: bytes | None) -> bool:
+    def matches(self, data: bytes, lowered: bytes | None, limits: Limits = DEFAULT_LIMITS) -> bool | None:
+        """Whether this content (or pcre) matches data; None when a pcre search hit its match limit
+        (the rule then does not match, whether the pcre is negated or not, as in Suricata)."""
         if self.regex is not None:
-            return (self.regex.search(data) is not None) != self.negated
+            found = self.regex.search(data, limits)
+            return None if found is None else found != self.negated
         hay = lowered if self.nocase and lowered is not None else data
         end = len(hay) if self.depth is None else self.offset + self.depth
         return (hay.find(self.pattern, self.offset, end) >= 0) != self.negated
@@ -245,7 +250,25 @@ def parse_rules(
     return RuleSet(rules, [source], vars_)
 
 
-_HEADER = re.compile(r"^\s*(\S+)\s+(\S+)\s+(.*?)\s*(->|<>)\s*(.*?)\s*\((.*)\)\s*$", re.S)
+def _split_header(text: str) -> tuple[str, str, str, str, str, str] | None:
+    """(action, proto, left, arrow, right, options body) of `action proto L -> R (body)`, or None.
+
+    Plain string scanning, linear in the rule's length (a backtracking regex here took seconds for a
+    rule line of a thousand spaces)."""
+    parts = text.split(None, 2)
+    if len(parts) != 3:
+        return None
+    action, proto, rest = parts
+    paren = rest.find("(")
+    tail = rest.rstrip()
+    if paren < 0 or not tail.endswith(")"):
+        return None
+    head = rest[:paren]
+    arrows = [i for i in (head.find("->"), head.find("<>")) if i >= 0]
+    if not arrows:
+        return None
+    at = min(arrows)
+    return action, proto, head[:at].strip(), head[at : at + 2], head[at + 2 :].strip(), tail[paren + 1 : -1]
 
 
 def parse_rule(
@@ -257,10 +280,10 @@ def parse_rule(
     def fail(keyword: str, message: str) -> RuleError:
         return RuleError(source, line, keyword, message)
 
-    m = _HEADER.match(text)
-    if not m:
+    parts = _split_header(text)
+    if parts is None:
         raise fail("header", "expected 'action proto src sport -> dst dport (options)'")
-    action, proto, left, arrow, right, body = m.groups()
+    action, proto, left, arrow, right, body = parts
     if action not in ACTIONS:
         raise fail("action", f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     if proto not in PROTOCOLS:
@@ -388,7 +411,7 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
                 raise fail(key or "option", f"unsupported keyword (supported: {', '.join(KEYWORDS)})")
         except RuleError:
             raise
-        except (ValueError, re.error) as exc:
+        except ValueError as exc:
             raise fail(key, str(exc)) from None
     rule.contents = tuple(contents)
     if rule.contents and rule.proto in ("icmp",) and any(c.buffer != "payload" for c in rule.contents):
@@ -467,22 +490,19 @@ def _content_bytes(text: str) -> bytes:
     return bytes(out)
 
 
-_PCRE_FLAGS = {"i": re.I, "s": re.S, "m": re.M, "x": re.X}
-
-
 def _parse_pcre(value: str, buffer: str) -> Content:
-    text = _unquote(value, regex=True)
-    neg = False
+    neg = value.startswith("!")  # pcre:!"/re/" as in Suricata (and "!/re/" inside the quotes)
+    text = _unquote(value[1:] if neg else value, regex=True)
     if text.startswith("!"):
-        neg, text = True, text[1:]
+        neg, text = not neg, text[1:]
     if not text.startswith("/") or text.rfind("/") == 0:
         raise ValueError('expected "/regex/flags"')
     end = text.rfind("/")
     pattern, mods = text[1:end], text[end + 1 :]
-    flags = 0
+    flags = ""
     for ch in mods:
-        if ch in _PCRE_FLAGS:
-            flags |= _PCRE_FLAGS[ch]
+        if ch in "ismx":
+            flags += ch if ch not in flags else ""
         elif ch == "U":
             buffer = "http.uri"
         elif ch == "I":
@@ -495,7 +515,7 @@ def _parse_pcre(value: str, buffer: str) -> Content:
             buffer = "http.request_body"
         else:
             raise ValueError(f"unsupported pcre modifier {ch!r} (supported: i s m x U I M H P)")
-    return Content(b"", buffer, negated=neg, regex=re.compile(pattern.encode(), flags))
+    return Content(b"", buffer, negated=neg, regex=Regex(pattern.encode(), flags))
 
 
 def _parse_flags(value: str) -> tuple[int, int, str]:

@@ -12,6 +12,7 @@ from govnet import events
 from ids.nids.detectors import DetectorConfig
 from ids.nids.engine import BlockRequest, Engine, Stats
 from ids.nids.pcap import read_pcap
+from ids.nids.pcre import DEFAULT_LIMITS, Limits
 from ids.nids.rules import RuleSet, default_rules_path, load_rules
 
 
@@ -36,6 +37,7 @@ def scan_pcap(
     *,
     sensor: str = "govnet-scan",
     never_block: Iterable[str] = (),
+    pcre_limits: Limits = DEFAULT_LIMITS,
 ) -> ScanResult:
     """Inspect every frame of a pcap/pcapng with the rules (default: the shipped ones) and detectors."""
     if rules is None:
@@ -48,6 +50,7 @@ def scan_pcap(
         on_alert=result.alerts.append,
         on_block=result.blocks.append,
         never_block=never_block,
+        pcre_limits=pcre_limits,
     )
     feed = engine.feed
     t0 = time.perf_counter()
@@ -56,6 +59,19 @@ def scan_pcap(
     result.seconds = time.perf_counter() - t0
     result.stats = engine.stats
     return result
+
+
+def limit_note(stats: Stats) -> str:
+    """'' or one line on the pcre searches stopped by a match limit, per sid (a reason to look)."""
+    if not stats.pcre_limit_hits:
+        return ""
+    per = stats.pcre_limits_per_sid()
+    shown = ", ".join(f"sid {sid}: {n}" for sid, n in list(per.items())[:10])
+    more = f", and {len(per) - 10} more sids" if len(per) > 10 else ""
+    return (
+        f"{stats.pcre_limit_hits} pcre searches stopped at the match limit and counted as no match "
+        f"({shown}{more}); raise --pcre-match-limit / --pcre-depth-limit or rewrite those patterns"
+    )
 
 
 def format_table(alerts: list[events.Record]) -> str:
