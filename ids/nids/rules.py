@@ -6,8 +6,10 @@ Actions alert/drop/reject/pass; protocols tcp, udp, icmp (v4 and v6), ip and htt
 $HTTP_PORTS — when the rule says `any` — whose payload is an HTTP request). Addresses and ports take
 variables (`$HOME_NET`), lists, negation, CIDR, ranges (`1024:`, `:1023`, `80:90`) and `any`; `<>`
 matches both directions. The options are listed in `KEYWORDS`; anything else is refused with an error
-naming the file, line and keyword, so a rule never silently means less than it says. `pcre` runs
-bounded (`ids.nids.pcre`): in RE2 when RE2 can, otherwise in PCRE2 under Suricata's match limits.
+naming the file, line and keyword, so a rule never silently means less than it says. Values Suricata
+refuses are refused too: a sid outside 1..2**32-1, `depth` shorter than its content, a `dsize` range
+or an address or port spec that matches nothing. `pcre` runs bounded (`ids.nids.pcre`): in RE2 when
+RE2 can, otherwise in PCRE2 under Suricata's match limits.
 """
 
 from __future__ import annotations
@@ -309,7 +311,7 @@ def parse_rule(
     _apply_options(rule, body, fail)
     rule.needs_payload = bool(rule.contents) or rule.proto == "http" or rule.dsize is not None
     if rule.sid <= 0:
-        raise fail("sid", "every rule needs 'sid:N;' with N > 0")
+        raise fail("sid", f"every rule needs 'sid:N;' with N in 1..{_U32}")
     if dport is not None and not rule.bidirectional and dport.count(1) <= 64:
         ports: list[int] = []
         i = dport.find(1)
@@ -334,9 +336,7 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
             if key == "msg":
                 rule.msg = _unquote(value)
             elif key in ("sid", "rev", "gid", "priority"):
-                n = int(value)
-                if n < 0:
-                    raise ValueError("must be >= 0")
+                n = _uint(value, key, *_INT_RANGES[key])
                 if key == "sid":
                     rule.sid = n
                 elif key == "rev":
@@ -387,9 +387,16 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
                         last.pattern.lower(), last.buffer, True, last.negated, last.offset, last.depth
                     )
                 elif key == "depth":
-                    last = _replace(last, depth=_nonneg(value))
+                    depth = _uint(value, key, 0, 65535)
+                    if depth < len(last.pattern):
+                        raise ValueError(
+                            f"depth:{depth} leaves no room for the {len(last.pattern)}-byte content, so "
+                            "the rule could never match (depth counts the bytes from offset that the "
+                            f"content may occupy); use depth:{len(last.pattern)} or more"
+                        )
+                    last = _replace(last, depth=depth)
                 elif key == "offset":
-                    last = _replace(last, offset=_nonneg(value))
+                    last = _replace(last, offset=_uint(value, key, 0, 65535))
                 else:
                     last = _replace(last, buffer=_MODIFIER_BUFFERS[key])
                 contents[-1] = last
@@ -406,7 +413,7 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
                 else:
                     rule.detection_filter = t
             elif key in ("itype", "icode", "dsize"):
-                setattr(rule, key, _parse_range(value))
+                setattr(rule, key, _parse_range(value, key))
             else:
                 raise fail(key or "option", f"unsupported keyword (supported: {', '.join(KEYWORDS)})")
         except RuleError:
@@ -426,11 +433,22 @@ def _replace(c: Content, **kw: object) -> Content:
     return replace(c, **kw)  # type: ignore[arg-type]
 
 
-def _nonneg(value: str) -> int:
-    n = int(value)
-    if n < 0:
-        raise ValueError("must be >= 0")
+_U32 = 0xFFFFFFFF
+# Suricata's ranges: sid, rev and gid are 32-bit unsigned (sid 0 is not a sid), priority a 32-bit int
+_INT_RANGES = {"sid": (1, _U32), "rev": (0, _U32), "gid": (0, _U32), "priority": (0, 0x7FFFFFFF)}
+
+
+def _uint(value: str, key: str, lo: int, hi: int) -> int:
+    """A whole number lo..hi in plain ASCII digits (no sign, no '_'), or ValueError saying so."""
+    v = value.strip()
+    n = int(v) if v.isascii() and v.isdigit() and len(v) <= 20 else -1
+    if not lo <= n <= hi:
+        shown = v if len(v) <= 40 else v[:37] + "..."
+        raise ValueError(f"{key} must be a whole number {lo}..{hi}{_HINTS.get(key, '')}, got {shown!r}")
     return n
+
+
+_HINTS = {"sid": " (32-bit, as in Suricata; 1000000..1999999 are for local rules)"}
 
 
 # --- option helpers -----------------------------------------------------------------------------
@@ -579,15 +597,37 @@ def _parse_threshold(value: str, key: str) -> Threshold:
     return Threshold(kind, track, count, seconds)
 
 
-def _parse_range(value: str) -> tuple[int, int]:
-    """`N`, `>N`, `<N`, `N<>M` as an inclusive (lo, hi) range."""
+_RANGE_MAX = {"dsize": 65535, "itype": 255, "icode": 255}  # payload size is 16-bit, ICMP fields 8-bit
+
+
+def _parse_range(value: str, key: str) -> tuple[int, int]:
+    """`N`, `>N`, `<N`, `N<>M` (strictly between) as an inclusive (lo, hi) range that is not empty."""
+    top = _RANGE_MAX[key]
     v = value.replace(" ", "")
     if "<>" in v:
-        a, b = v.split("<>")
-        return int(a) + 1, int(b) - 1
+        a_s, _, b_s = v.partition("<>")
+        a, b = _uint(a_s, key, 0, top), _uint(b_s, key, 0, top)
+        if a >= b:
+            raise ValueError(
+                f"{key}:{a}<>{b}: the first bound must be the lower one; write {key}:{b}<>{a}"
+                if a > b
+                else f"{key}:{a}<>{b} matches nothing (N<>M means strictly between N and M)"
+            )
+        if b - a < 2:
+            raise ValueError(
+                f"{key}:{a}<>{b} matches nothing (N<>M means strictly between N and M); "
+                f"write {key}:{a}<>{a + 2} for exactly {a + 1}, or {key}:{a + 1}"
+            )
+        return a + 1, b - 1
     if v.startswith(">"):
-        return int(v[1:]) + 1, 1 << 30
+        n = _uint(v[1:], key, 0, top)
+        if n >= top:
+            raise ValueError(f"{key}:>{n} matches nothing: {key} is at most {top}")
+        return n + 1, top
     if v.startswith("<"):
-        return 0, int(v[1:]) - 1
-    n = int(v)
+        n = _uint(v[1:], key, 0, top + 1)
+        if n == 0:
+            raise ValueError(f"{key}:<0 matches nothing: {key} is at least 0; write {key}:0 for exactly 0")
+        return 0, n - 1
+    n = _uint(v, key, 0, top)
     return n, n
