@@ -541,11 +541,29 @@ def _ids_detectors(args: argparse.Namespace) -> Any:
     return cfg
 
 
+def _pcre_limits(args: argparse.Namespace) -> Any:
+    from govnet.errors import IdsError
+    from ids.nids.pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT, Limits, parse_limit
+
+    try:
+        return Limits(
+            DEFAULT_MATCH_LIMIT
+            if args.pcre_match_limit is None
+            else parse_limit(args.pcre_match_limit, "--pcre-match-limit"),
+            DEFAULT_DEPTH_LIMIT
+            if args.pcre_depth_limit is None
+            else parse_limit(args.pcre_depth_limit, "--pcre-depth-limit"),
+        )
+    except ValueError as exc:
+        raise IdsError(str(exc)) from None
+
+
 def cmd_ids_scan(args: argparse.Namespace) -> int:
     from govnet.events import EventLog
     from ids.nids import default_rules_path, load_rules, scan_pcap
-    from ids.nids.scan import table_header, table_row
+    from ids.nids.scan import limit_note, table_header, table_row
 
+    limits = _pcre_limits(args)
     rules = load_rules(args.rules or [default_rules_path()])
     detectors = _ids_detectors(args)
     with contextlib.ExitStack() as stack:
@@ -573,7 +591,15 @@ def cmd_ids_scan(args: argparse.Namespace) -> int:
             for sink in sinks:
                 sink(rec)
 
-        res = scan_pcap(args.pcap, rules, detectors, never_block=args.never_block, on_alert=stream, keep=0)
+        res = scan_pcap(
+            args.pcap,
+            rules,
+            detectors,
+            never_block=args.never_block,
+            on_alert=stream,
+            keep=0,
+            pcre_limits=limits,
+        )
     s = res.stats
     if not args.json:
         if not s.alerts:
@@ -594,7 +620,28 @@ def cmd_ids_scan(args: argparse.Namespace) -> int:
     if res.damage:
         print(f"govnet: {res.damage} ({s.alerts} alerts found before it{where})", file=sys.stderr)
         return 2  # a damaged capture never passes, whatever --fail-on-alert says
+    note = limit_note(res.stats)
+    if note:
+        print(f"govnet: note: {note}", file=sys.stderr)
     return 1 if args.fail_on_alert and s.alerts else 0
+
+
+def _pcre_limit_args(parser: argparse.ArgumentParser) -> None:
+    from ids.nids.pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT
+
+    parser.add_argument(
+        "--pcre-match-limit",
+        metavar="N",
+        help="backtracking steps a pcre that RE2 cannot run may take per start position "
+        f"(Suricata's pcre match-limit; default {DEFAULT_MATCH_LIMIT}); a search that reaches it "
+        "counts as no match and is reported",
+    )
+    parser.add_argument(
+        "--pcre-depth-limit",
+        metavar="N",
+        help="nesting depth of its backtracking (Suricata's match-limit-recursion; "
+        f"default {DEFAULT_DEPTH_LIMIT})",
+    )
 
 
 def cmd_ids_rules_check(args: argparse.Namespace) -> int:
@@ -1016,6 +1063,7 @@ def build_parser() -> argparse.ArgumentParser:
     isc.add_argument(
         "--never-block", action="append", default=[], metavar="CIDR", help="addresses never to ask to block"
     )
+    _pcre_limit_args(isc)
     isc.set_defaults(func=cmd_ids_scan)
     irl = isub.add_parser(
         "rules",

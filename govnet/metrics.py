@@ -189,7 +189,16 @@ IDS = Measurement(
         Tag("signature_id", "signature id (Suricata sid)"),
         Tag("severity", "1 (highest) .. 4", values=frozenset({"1", "2", "3", "4"})),
     ),
-    (Field("alerts", COUNT, "alerts raised", "counter", int),),
+    (
+        Field("alerts", COUNT, "alerts raised", "counter", int),
+        Field(
+            "pcre_limit_hits",
+            COUNT,
+            "pcre searches of the rule stopped by the match limit (counted as no match)",
+            "counter",
+            int,
+        ),
+    ),
 )
 
 LOGIN = Measurement(

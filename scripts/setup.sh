@@ -22,6 +22,7 @@ APT_PACKAGES=(
   keepalived conntrack conntrackd  # firewall pair: VRRP health, conntrack tools, state sync
   nmap hping3 hydra  # lab attack kit (scans, floods, password guessing against lab sshd only)
   fail2ban aide    # anchors for bench/audit.py and bench/hids.py (their system services stay off)
+  libpcre2-8-0     # NIDS pcre patterns RE2 cannot run (backreferences...), with Suricata's match limits
 )
 
 missing=()

@@ -66,6 +66,24 @@ def test_scan_user_mistakes_are_one_line(tmp_path: Path) -> None:
     _no_traceback(r)
     r = govnet("ids", "scan", str(pcap), "--set", "nonsense=1")
     assert r.returncode == 2 and "unknown detector setting 'nonsense'" in r.stderr
+    # non-positive and non-integer thresholds were accepted (issue 15): -5 alerted on every SYN
+    for setting, hint in [
+        ("portscan_ports=-5", "use a whole number > 0, e.g. portscan_ports=20"),
+        ("portscan_ports=0", "use a whole number > 0"),
+        ("portscan_ports=2.5", "use a whole number > 0"),
+        ("sweep_window=-1", "use seconds > 0, e.g. sweep_window=10"),
+        ("sweep_window=nan", "use seconds > 0"),
+        ("ssh_ports=22,0", "use ports 1..65535"),
+        ("block_seconds=-1", "use a whole number >= 0 (0: alert only)"),
+        ("web_login_paths=login", "use URL paths"),
+    ]:
+        r = govnet("ids", "scan", str(pcap), "--set", setting)
+        name, _, value = setting.partition("=")
+        assert r.returncode == 2, setting
+        assert r.stderr.startswith(f"govnet: detector setting {name}: bad value {value!r}: {hint}"), r.stderr
+        _no_traceback(r)
+    r = govnet("ids", "scan", str(pcap), "--set", "block_seconds=0", "--set", "sweep_window=2.5")
+    assert r.returncode == 0, r.stderr
 
 
 def test_rules_check(tmp_path: Path) -> None:
@@ -110,3 +128,11 @@ def test_every_ids_verb_has_help_with_an_example() -> None:
     for verb in (["scan"], ["rules", "check"], ["hids", "baseline"], ["hids", "check"]):
         r = govnet("ids", *verb, "--help")
         assert r.returncode == 0 and "example" in r.stdout, verb
+
+
+def test_sensor_refuses_bad_settings_before_capturing() -> None:
+    from ids.nids.sensor import main
+
+    assert main(["--iface", "lo", "--set", "portscan_ports=-5"]) == 2
+    assert main(["--iface", "lo", "--set", "portscan_ports"]) == 2
+    assert main(["--iface", "lo", "--pcre-match-limit", "0"]) == 2

@@ -148,6 +148,25 @@ BAD = [
     ("alert tcp any any -> any any (metadata: govnet_block soon; sid:1;)", 1, "metadata"),
     ("alert tcp any any -> any any (byte_test:1,>,2,0; sid:1;)", 1, "byte_test"),
     ('alert tcp any any -> any any (msg:"x"; sid:1)', 1, "sid"),
+    # accepted before issue 15, refused by Suricata
+    ("alert tcp [!any] any -> any any (sid:1;)", 1, "address"),
+    ("alert tcp !any any -> any any (sid:1;)", 1, "address"),
+    ("alert tcp any any -> [10.0.0.0/8,!10.0.0.0/8] any (sid:1;)", 1, "address"),
+    ("alert tcp any !any -> any any (sid:1;)", 1, "port"),
+    ("alert tcp any any -> any any (dsize:10<>5; sid:1;)", 1, "dsize"),
+    ("alert tcp any any -> any any (dsize:5<>6; sid:1;)", 1, "dsize"),
+    ("alert tcp any any -> any any (dsize:-3; sid:1;)", 1, "dsize"),
+    ("alert tcp any any -> any any (dsize:<0; sid:1;)", 1, "dsize"),
+    ("alert tcp any any -> any any (dsize:>65535; sid:1;)", 1, "dsize"),
+    ("alert icmp any any -> any any (itype:256; sid:1;)", 1, "itype"),
+    ('alert tcp any any -> any any (content:"abc"; depth:0; sid:1;)', 1, "depth"),
+    ('alert tcp any any -> any any (content:"abc"; depth:2; sid:1;)', 1, "depth"),
+    ('alert tcp any any -> any any (content:"abc"; offset:-1; sid:1;)', 1, "offset"),
+    ("alert tcp any any -> any any (sid:100000000000000000000000;)", 1, "sid"),
+    ("alert tcp any any -> any any (sid:4294967296;)", 1, "sid"),
+    ("alert tcp any any -> any any (sid:1_000;)", 1, "sid"),
+    ("alert tcp any any -> any any (sid:1; rev:-1;)", 1, "rev"),
+    ("alert tcp any any -> any any (sid:1; priority:x;)", 1, "priority"),
 ]
 
 
@@ -257,3 +276,34 @@ def test_threshold_semantics(option: str, alerts_at: list[int]) -> None:
     late.ts = 100.0
     eng.inspect(late)
     assert len(got) == len(alerts_at) + (1 if "limit" in option else 0)
+
+
+@pytest.mark.parametrize(
+    ("options", "fix"),
+    [
+        ("dsize:10<>5; sid:1;", "write dsize:5<>10"),
+        ("dsize:5<>6; sid:1;", "N<>M means strictly between"),
+        ('content:"abc"; depth:0; sid:1;', "use depth:3 or more"),
+        ("sid:100000000000000000000000;", "sid must be a whole number 1..4294967295 (32-bit, as in Suricata"),
+    ],
+)
+def test_refusals_say_how_to_fix_them(options: str, fix: str) -> None:
+    with pytest.raises(RuleError) as ei:
+        parse_rule(f"alert tcp any any -> any any ({options})")
+    assert fix in str(ei.value)
+
+
+def test_negated_any_address_says_what_to_write() -> None:
+    with pytest.raises(RuleError, match=r"matches no address .* write 'any', or negate a smaller set"):
+        parse_rule("alert tcp [!any] any -> any any (sid:1;)")
+
+
+def test_edges_of_the_ranges_are_accepted() -> None:
+    r = parse_rule(
+        'alert tcp any any -> any any (content:"abc"; depth:3; dsize:4<>7; sid:4294967295; rev:0;)'
+    )
+    assert r.sid == 4294967295 and r.dsize == (5, 6) and r.contents[0].depth == 3
+    assert parse_rule("alert tcp any any -> any any (dsize:>65534; sid:1;)").dsize == (65535, 65535)
+    assert parse_rule("alert tcp any any -> any any (dsize:<1; sid:1;)").dsize == (0, 0)
+    assert parse_rule("alert tcp [!10.0.0.0/8,!$HOME_NET] any -> any any (sid:1;)").src is not None
+    assert parse_rule("alert tcp any [!22,!80] -> any any (sid:1;)").sport is not None

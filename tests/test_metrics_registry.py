@@ -44,7 +44,7 @@ EXPECTED = {
             "healthy",
         },
     ),
-    "ids": ({"sensor", "signature_id", "severity"}, {"alerts"}),
+    "ids": ({"sensor", "signature_id", "severity"}, {"alerts", "pcre_limit_hits"}),
     "login": ({"service", "result"}, {"attempts"}),
     "hsm": ({"tier"}, {"bytes", "files", "recalls"}),
     "app": ({"app", "op"}, {"latency_s", "ops", "errors"}),

@@ -11,6 +11,7 @@ from ids.nids.decode import Packet, decode, flow_id
 from ids.nids.detectors import DETECTORS, DetectorConfig
 from ids.nids.engine import BlockRequest, Engine, Stats
 from ids.nids.pcap import PcapError, PcapWriter, read_pcap
+from ids.nids.pcre import Limits, Regex
 from ids.nids.rules import Rule, RuleSet, default_rules_path, load_rules, parse_rule, parse_rules
 from ids.nids.scan import ScanResult, format_table, scan_pcap
 
@@ -19,9 +20,11 @@ __all__ = [
     "BlockRequest",
     "DetectorConfig",
     "Engine",
+    "Limits",
     "Packet",
     "PcapError",
     "PcapWriter",
+    "Regex",
     "Rule",
     "RuleSet",
     "ScanResult",

@@ -18,6 +18,7 @@ the packets' own timestamps, so a pcap replays exactly as it was captured.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,17 +90,46 @@ class DetectorConfig:
             known = [k for k in self.__dataclass_fields__ if k not in ("enabled", "extra")]
             raise ValueError(f"unknown detector setting {name!r} (known: {', '.join(known)})")
         cur = getattr(self, name)
-        try:
-            if isinstance(cur, frozenset):
-                setattr(self, name, frozenset(int(v) for v in value.split(",")))
-            elif isinstance(cur, tuple):
-                setattr(self, name, tuple(v.encode() for v in value.split(",")))
-            elif isinstance(cur, int):
-                setattr(self, name, int(value))
-            else:
-                setattr(self, name, float(value))
-        except ValueError:
-            raise ValueError(f"detector setting {name}: bad value {value!r}") from None
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        if isinstance(cur, frozenset):
+            ports = [_whole(v) for v in value.split(",")]
+            if not all(1 <= p <= 65535 for p in ports):
+                raise ValueError(
+                    f"detector setting {name}: bad value {shown!r}: use ports 1..65535, e.g. {name}=22,2222"
+                )
+            setattr(self, name, frozenset(ports))
+        elif isinstance(cur, tuple):
+            paths = tuple(v.strip().encode() for v in value.split(","))
+            if not all(p.startswith(b"/") and b" " not in p for p in paths):
+                raise ValueError(
+                    f"detector setting {name}: bad value {shown!r}: use URL paths, e.g. {name}=/login,/signin"
+                )
+            setattr(self, name, paths)
+        elif isinstance(cur, int):
+            n = _whole(value)
+            least = 0 if name == "block_seconds" else 1  # block_seconds 0: alert, never block
+            if n < least:
+                what = "a whole number >= 0 (0: alert only)" if least == 0 else "a whole number > 0"
+                raise ValueError(
+                    f"detector setting {name}: bad value {shown!r}: use {what}, e.g. {name}={cur}"
+                )
+            setattr(self, name, n)
+        else:
+            try:
+                f = float(value)
+            except ValueError:
+                f = math.nan
+            if not (math.isfinite(f) and f > 0):
+                raise ValueError(
+                    f"detector setting {name}: bad value {shown!r}: use seconds > 0, e.g. {name}={cur:g}"
+                )
+            setattr(self, name, f)
+
+
+def _whole(text: str) -> int:
+    """A whole number in ASCII digits (-1 for anything else: a sign, '_', a fraction, words)."""
+    t = text.strip()
+    return int(t) if t.isascii() and t.isdigit() and len(t) <= 18 else -1
 
 
 # A hit: (detector name, the packet that crossed the threshold, first time the key was counted).

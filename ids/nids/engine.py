@@ -30,6 +30,7 @@ from ids.nids.decode import (
 )
 from ids.nids.defrag import Defrag
 from ids.nids.detectors import SIGNATURES, DetectorConfig, Detectors
+from ids.nids.pcre import DEFAULT_LIMITS, Limits
 from ids.nids.rules import PROTOCOLS, Rule, RuleSet, flags_match
 
 AlertSink = Callable[[events.Record], None]
@@ -56,7 +57,8 @@ BlockSink = Callable[[BlockRequest], None]
 
 @dataclass
 class Stats:
-    """Counters of one engine: frames seen, decoded, alerts raised and block requests made."""
+    """Counters of one engine: frames seen, decoded, alerts raised and block requests made, and the
+    pcre searches stopped by a match limit (each counted as no match, per rule)."""
 
     frames: int = 0
     bytes: int = 0
@@ -68,6 +70,15 @@ class Stats:
     fragments: int = 0  # IP fragments seen (inspected only as reassembled datagrams)
     reassembled: int = 0  # IPv4 datagrams reassembled from fragments and inspected
     by_sid: Counter[tuple[int, int]] = field(default_factory=Counter)  # (sid, severity) -> alerts
+    pcre_limit_hits: int = 0
+    pcre_limit_by_sid: Counter[tuple[int, int]] = field(default_factory=Counter)  # (sid, severity) -> hits
+
+    def pcre_limits_per_sid(self) -> dict[int, int]:
+        """sid -> pcre searches of that rule stopped by a match limit."""
+        out: Counter[int] = Counter()
+        for (sid, _sev), n in self.pcre_limit_by_sid.items():
+            out[sid] += n
+        return dict(sorted(out.items()))
 
 
 # proto -> (dport -> candidate rules, candidates for other ports); rules for other protos; the set
@@ -98,7 +109,9 @@ def _build_index(ruleset: RuleSet) -> _Index:
 
 
 class Engine:
-    """Inspect packets; alerts go to `on_alert`, block requests (never for `never_block`) to `on_block`."""
+    """Inspect packets; alerts go to `on_alert`, block requests (never for `never_block`) to `on_block`.
+
+    `pcre_limits` bounds the pcre patterns that run on PCRE2 (see `ids.nids.pcre`)."""
 
     def __init__(
         self,
@@ -110,8 +123,10 @@ class Engine:
         on_block: BlockSink | None = None,
         never_block: Iterable[str] = (),
         drop_block_seconds: int = 300,
+        pcre_limits: Limits = DEFAULT_LIMITS,
     ) -> None:
         self.sensor = sensor
+        self.pcre_limits = pcre_limits
         self.on_alert = on_alert
         self.on_block = on_block
         self.never_block = [_never_block_net(n) for n in never_block]
@@ -176,13 +191,32 @@ class Engine:
             if rule.needs_payload:
                 if bufs is None:
                     bufs = Buffers(p)
-                if not _payload_match(rule, p, bufs):
+                if not self._payload_match(rule, p, bufs):
                     continue
             if rule.action == "pass":
                 return
             matched.append(rule)
         for rule in matched:
             self._rule_hit(rule, p, bufs)
+
+    def _payload_match(self, r: Rule, p: Packet, bufs: Buffers) -> bool:
+        if r.dsize is not None and not r.dsize[0] <= p.payload_len <= r.dsize[1]:
+            return False
+        if r.proto == "http" and not bufs.is_http:
+            return False
+        for c in r.contents:
+            data = bufs.get(c.buffer)
+            if data is None:  # an HTTP buffer of a packet that is not an HTTP request
+                return False
+            found = c.matches(data, bufs.lowered(c.buffer, data) if c.nocase else None, self.pcre_limits)
+            if found is None:  # a pcre search hit its match limit: no match, counted for the rule
+                st = self.stats
+                st.pcre_limit_hits += 1
+                st.pcre_limit_by_sid[(r.sid, r.severity)] += 1
+                return False
+            if not found:
+                return False
+        return True
 
     # --- alerts -------------------------------------------------------------------------------
     def _rule_hit(self, rule: Rule, p: Packet, bufs: Buffers | None) -> None:
@@ -309,15 +343,19 @@ class Engine:
 
     # --- metrics ------------------------------------------------------------------------------
     def points(self, time_ns: int | None = None) -> list[Point]:
-        """`ids` registry points: alert counters per signature (cumulative, as counters are)."""
+        """`ids` registry points: alert counters per signature and the pcre match-limit hits of the
+        rules that had any (cumulative, as counters are)."""
         out = []
-        for (sid, sev), n in sorted(self.stats.by_sid.items()):
+        st = self.stats
+        for key in sorted(set(st.by_sid) | set(st.pcre_limit_by_sid)):
+            sid, sev = key
             tags = {"sensor": self.sensor, "signature_id": str(sid), "severity": str(sev)}
-            pt = (
-                Point("ids", tags, {"alerts": n})
-                if time_ns is None
-                else Point("ids", tags, {"alerts": n}, time_ns)
-            )
+            fields: dict[str, int | float | bool] = {}
+            if key in st.by_sid:
+                fields["alerts"] = st.by_sid[key]
+            if key in st.pcre_limit_by_sid:
+                fields["pcre_limit_hits"] = st.pcre_limit_by_sid[key]
+            pt = Point("ids", tags, fields) if time_ns is None else Point("ids", tags, fields, time_ns)
             out.append(validate(pt))
         return out
 
@@ -335,6 +373,8 @@ class Engine:
             blocks=s.blocks,
             blocks_refused=s.blocks_refused,
             detector_evictions=self.detectors.evicted,
+            pcre_limit_hits=s.pcre_limit_hits,
+            pcre_limit_by_sid={str(sid): n for sid, n in s.pcre_limits_per_sid().items()},
             **more,
         )
 
@@ -368,20 +408,6 @@ def _one_way(r: Rule, p: Packet, s: int, sp: int, d: int, dp: int) -> bool:
     if r.itype is not None and not r.itype[0] <= p.icmp_type <= r.itype[1]:
         return False
     return r.icode is None or r.icode[0] <= p.icmp_code <= r.icode[1]
-
-
-def _payload_match(r: Rule, p: Packet, bufs: Buffers) -> bool:
-    if r.dsize is not None and not r.dsize[0] <= p.payload_len <= r.dsize[1]:
-        return False
-    if r.proto == "http" and not bufs.is_http:
-        return False
-    for c in r.contents:
-        data = bufs.get(c.buffer)
-        if data is None:  # an HTTP buffer of a packet that is not an HTTP request
-            return False
-        if not c.matches(data, bufs.lowered(c.buffer, data) if c.nocase else None):
-            return False
-    return True
 
 
 def _never_block_net(cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:

@@ -15,13 +15,25 @@ AddrMatcher = Callable[[int, int], bool]
 
 
 def address_matcher(tok: str, variables: Mapping[str, str]) -> AddrMatcher | None:
-    """Compile an address spec; ValueError names what is wrong."""
-    return _compile_addr(_addr_node(tok, variables, 0))
+    """Compile an address spec; ValueError names what is wrong (also a spec that matches nothing)."""
+    node = _addr_node(tok, variables, 0)
+    if _addr_empty(node):
+        raise ValueError(
+            f"address {tok!r} matches no address (its negations remove everything it names); "
+            "write 'any', or negate a smaller set such as '!$HOME_NET'"
+        )
+    return _compile_addr(node)
 
 
 def port_map(tok: str, variables: Mapping[str, str]) -> bytearray | None:
     """Compile a port spec to a 65536-entry 0/1 map; None means any; ValueError names what is wrong."""
-    return _port_bitmap(tok, variables, 0)
+    ports = _port_bitmap(tok, variables, 0)
+    if ports is not None and ports.find(1) < 0:
+        raise ValueError(
+            f"port {tok!r} matches no port (its negations remove everything it names); "
+            "write 'any', or negate a smaller set such as '!22'"
+        )
+    return ports
 
 
 # --- addresses ----------------------------------------------------------------------------------
@@ -74,6 +86,46 @@ def _addr_node(tok: str, vars_: Mapping[str, str], depth: int) -> _AddrNode:
     except ValueError:
         raise ValueError(f"bad address {tok!r} (use an IP, CIDR, $VAR, [list], !neg or any)") from None
     return ("net", (net.version, int(net.network_address), int(net.netmask)))
+
+
+def _addr_all(node: _AddrNode) -> bool:
+    """True if the spec certainly names every address (any, or 0.0.0.0/0 and ::/0 together)."""
+    kind, arg = node
+    if kind == "any":
+        return True
+    if kind != "list":
+        return False
+    items = cast(list[_AddrNode], arg)
+    if any(n[0] == "not" for n in items):
+        return False
+    whole = {cast(_Net, n[1])[0] for n in items if n[0] == "net" and cast(_Net, n[1])[2] == 0}
+    return whole == {4, 6} or any(_addr_all(n) for n in items)
+
+
+def _addr_empty(node: _AddrNode) -> bool:
+    """True if the spec certainly names no address: `!any`, `[!any]`, or a list whose every positive
+    entry lies inside one of its negations (`[10.0.0.0/8,!10.0.0.0/8]`)."""
+    kind, arg = node
+    if kind == "not":
+        return _addr_all(cast(_AddrNode, arg))
+    if kind != "list":
+        return False
+    items = cast(list[_AddrNode], arg)
+    pos = [n for n in items if n[0] != "not"]
+    neg = [cast(_AddrNode, n[1]) for n in items if n[0] == "not"]
+    if any(_addr_all(n) for n in neg):
+        return True
+    neg_nets = [cast(_Net, n[1]) for n in neg if n[0] == "net"]
+
+    def covered(n: _AddrNode) -> bool:
+        if _addr_empty(n):
+            return True
+        if n[0] != "net":
+            return False
+        ver, base, mask = cast(_Net, n[1])
+        return any(v == ver and m & mask == m and base & m == b for v, b, m in neg_nets)
+
+    return bool(pos) and all(covered(n) for n in pos)
 
 
 def _compile_addr(node: _AddrNode) -> Callable[[int, int], bool] | None:

@@ -6,7 +6,10 @@ Actions alert/drop/reject/pass; protocols tcp, udp, icmp (v4 and v6), ip and htt
 $HTTP_PORTS — when the rule says `any` — whose payload is an HTTP request). Addresses and ports take
 variables (`$HOME_NET`), lists, negation, CIDR, ranges (`1024:`, `:1023`, `80:90`) and `any`; `<>`
 matches both directions. The options are listed in `KEYWORDS`; anything else is refused with an error
-naming the file, line and keyword, so a rule never silently means less than it says.
+naming the file, line and keyword, so a rule never silently means less than it says. Values Suricata
+refuses are refused too: a sid outside 1..2**32-1, `depth` shorter than its content, a `dsize` range
+or an address or port spec that matches nothing. `pcre` runs bounded (`ids.nids.pcre`): in RE2 when
+RE2 can, otherwise in PCRE2 under Suricata's match limits.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 from govnet.errors import RuleError
 from ids.nids.decode import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP
+from ids.nids.pcre import DEFAULT_LIMITS, Limits, Regex
 from ids.nids.ruleaddr import address_matcher, port_map, split_top
 
 ACTIONS = ("pass", "drop", "reject", "alert")  # Suricata's order of precedence
@@ -97,11 +101,14 @@ class Content:
     negated: bool = False
     offset: int = 0
     depth: int | None = None
-    regex: re.Pattern[bytes] | None = None
+    regex: Regex | None = None
 
-    def matches(self, data: bytes, lowered: bytes | None) -> bool:
+    def matches(self, data: bytes, lowered: bytes | None, limits: Limits = DEFAULT_LIMITS) -> bool | None:
+        """Whether this content (or pcre) matches data; None when a pcre search hit its match limit
+        (the rule then does not match, whether the pcre is negated or not, as in Suricata)."""
         if self.regex is not None:
-            return (self.regex.search(data) is not None) != self.negated
+            found = self.regex.search(data, limits)
+            return None if found is None else found != self.negated
         hay = lowered if self.nocase and lowered is not None else data
         end = len(hay) if self.depth is None else self.offset + self.depth
         return (hay.find(self.pattern, self.offset, end) >= 0) != self.negated
@@ -245,7 +252,25 @@ def parse_rules(
     return RuleSet(rules, [source], vars_)
 
 
-_HEADER = re.compile(r"^\s*(\S+)\s+(\S+)\s+(.*?)\s*(->|<>)\s*(.*?)\s*\((.*)\)\s*$", re.S)
+def _split_header(text: str) -> tuple[str, str, str, str, str, str] | None:
+    """(action, proto, left, arrow, right, options body) of `action proto L -> R (body)`, or None.
+
+    Plain string scanning, linear in the rule's length (a backtracking regex here took seconds for a
+    rule line of a thousand spaces)."""
+    parts = text.split(None, 2)
+    if len(parts) != 3:
+        return None
+    action, proto, rest = parts
+    paren = rest.find("(")
+    tail = rest.rstrip()
+    if paren < 0 or not tail.endswith(")"):
+        return None
+    head = rest[:paren]
+    arrows = [i for i in (head.find("->"), head.find("<>")) if i >= 0]
+    if not arrows:
+        return None
+    at = min(arrows)
+    return action, proto, head[:at].strip(), head[at : at + 2], head[at + 2 :].strip(), tail[paren + 1 : -1]
 
 
 def parse_rule(
@@ -257,10 +282,10 @@ def parse_rule(
     def fail(keyword: str, message: str) -> RuleError:
         return RuleError(source, line, keyword, message)
 
-    m = _HEADER.match(text)
-    if not m:
+    parts = _split_header(text)
+    if parts is None:
         raise fail("header", "expected 'action proto src sport -> dst dport (options)'")
-    action, proto, left, arrow, right, body = m.groups()
+    action, proto, left, arrow, right, body = parts
     if action not in ACTIONS:
         raise fail("action", f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     if proto not in PROTOCOLS:
@@ -286,7 +311,7 @@ def parse_rule(
     _apply_options(rule, body, fail)
     rule.needs_payload = bool(rule.contents) or rule.proto == "http" or rule.dsize is not None
     if rule.sid <= 0:
-        raise fail("sid", "every rule needs 'sid:N;' with N > 0")
+        raise fail("sid", f"every rule needs 'sid:N;' with N in 1..{_U32}")
     if dport is not None and not rule.bidirectional and dport.count(1) <= 64:
         ports: list[int] = []
         i = dport.find(1)
@@ -311,9 +336,7 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
             if key == "msg":
                 rule.msg = _unquote(value)
             elif key in ("sid", "rev", "gid", "priority"):
-                n = int(value)
-                if n < 0:
-                    raise ValueError("must be >= 0")
+                n = _uint(value, key, *_INT_RANGES[key])
                 if key == "sid":
                     rule.sid = n
                 elif key == "rev":
@@ -364,9 +387,16 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
                         last.pattern.lower(), last.buffer, True, last.negated, last.offset, last.depth
                     )
                 elif key == "depth":
-                    last = _replace(last, depth=_nonneg(value))
+                    depth = _uint(value, key, 0, 65535)
+                    if depth < len(last.pattern):
+                        raise ValueError(
+                            f"depth:{depth} leaves no room for the {len(last.pattern)}-byte content, so "
+                            "the rule could never match (depth counts the bytes from offset that the "
+                            f"content may occupy); use depth:{len(last.pattern)} or more"
+                        )
+                    last = _replace(last, depth=depth)
                 elif key == "offset":
-                    last = _replace(last, offset=_nonneg(value))
+                    last = _replace(last, offset=_uint(value, key, 0, 65535))
                 else:
                     last = _replace(last, buffer=_MODIFIER_BUFFERS[key])
                 contents[-1] = last
@@ -383,12 +413,12 @@ def _apply_options(rule: Rule, body: str, fail: Callable[[str, str], RuleError])
                 else:
                     rule.detection_filter = t
             elif key in ("itype", "icode", "dsize"):
-                setattr(rule, key, _parse_range(value))
+                setattr(rule, key, _parse_range(value, key))
             else:
                 raise fail(key or "option", f"unsupported keyword (supported: {', '.join(KEYWORDS)})")
         except RuleError:
             raise
-        except (ValueError, re.error) as exc:
+        except ValueError as exc:
             raise fail(key, str(exc)) from None
     rule.contents = tuple(contents)
     if rule.contents and rule.proto in ("icmp",) and any(c.buffer != "payload" for c in rule.contents):
@@ -403,11 +433,22 @@ def _replace(c: Content, **kw: object) -> Content:
     return replace(c, **kw)  # type: ignore[arg-type]
 
 
-def _nonneg(value: str) -> int:
-    n = int(value)
-    if n < 0:
-        raise ValueError("must be >= 0")
+_U32 = 0xFFFFFFFF
+# Suricata's ranges: sid, rev and gid are 32-bit unsigned (sid 0 is not a sid), priority a 32-bit int
+_INT_RANGES = {"sid": (1, _U32), "rev": (0, _U32), "gid": (0, _U32), "priority": (0, 0x7FFFFFFF)}
+
+
+def _uint(value: str, key: str, lo: int, hi: int) -> int:
+    """A whole number lo..hi in plain ASCII digits (no sign, no '_'), or ValueError saying so."""
+    v = value.strip()
+    n = int(v) if v.isascii() and v.isdigit() and len(v) <= 20 else -1
+    if not lo <= n <= hi:
+        shown = v if len(v) <= 40 else v[:37] + "..."
+        raise ValueError(f"{key} must be a whole number {lo}..{hi}{_HINTS.get(key, '')}, got {shown!r}")
     return n
+
+
+_HINTS = {"sid": " (32-bit, as in Suricata; 1000000..1999999 are for local rules)"}
 
 
 # --- option helpers -----------------------------------------------------------------------------
@@ -467,22 +508,19 @@ def _content_bytes(text: str) -> bytes:
     return bytes(out)
 
 
-_PCRE_FLAGS = {"i": re.I, "s": re.S, "m": re.M, "x": re.X}
-
-
 def _parse_pcre(value: str, buffer: str) -> Content:
-    text = _unquote(value, regex=True)
-    neg = False
+    neg = value.startswith("!")  # pcre:!"/re/" as in Suricata (and "!/re/" inside the quotes)
+    text = _unquote(value[1:] if neg else value, regex=True)
     if text.startswith("!"):
-        neg, text = True, text[1:]
+        neg, text = not neg, text[1:]
     if not text.startswith("/") or text.rfind("/") == 0:
         raise ValueError('expected "/regex/flags"')
     end = text.rfind("/")
     pattern, mods = text[1:end], text[end + 1 :]
-    flags = 0
+    flags = ""
     for ch in mods:
-        if ch in _PCRE_FLAGS:
-            flags |= _PCRE_FLAGS[ch]
+        if ch in "ismx":
+            flags += ch if ch not in flags else ""
         elif ch == "U":
             buffer = "http.uri"
         elif ch == "I":
@@ -495,7 +533,7 @@ def _parse_pcre(value: str, buffer: str) -> Content:
             buffer = "http.request_body"
         else:
             raise ValueError(f"unsupported pcre modifier {ch!r} (supported: i s m x U I M H P)")
-    return Content(b"", buffer, negated=neg, regex=re.compile(pattern.encode(), flags))
+    return Content(b"", buffer, negated=neg, regex=Regex(pattern.encode(), flags))
 
 
 def _parse_flags(value: str) -> tuple[int, int, str]:
@@ -559,15 +597,37 @@ def _parse_threshold(value: str, key: str) -> Threshold:
     return Threshold(kind, track, count, seconds)
 
 
-def _parse_range(value: str) -> tuple[int, int]:
-    """`N`, `>N`, `<N`, `N<>M` as an inclusive (lo, hi) range."""
+_RANGE_MAX = {"dsize": 65535, "itype": 255, "icode": 255}  # payload size is 16-bit, ICMP fields 8-bit
+
+
+def _parse_range(value: str, key: str) -> tuple[int, int]:
+    """`N`, `>N`, `<N`, `N<>M` (strictly between) as an inclusive (lo, hi) range that is not empty."""
+    top = _RANGE_MAX[key]
     v = value.replace(" ", "")
     if "<>" in v:
-        a, b = v.split("<>")
-        return int(a) + 1, int(b) - 1
+        a_s, _, b_s = v.partition("<>")
+        a, b = _uint(a_s, key, 0, top), _uint(b_s, key, 0, top)
+        if a >= b:
+            raise ValueError(
+                f"{key}:{a}<>{b}: the first bound must be the lower one; write {key}:{b}<>{a}"
+                if a > b
+                else f"{key}:{a}<>{b} matches nothing (N<>M means strictly between N and M)"
+            )
+        if b - a < 2:
+            raise ValueError(
+                f"{key}:{a}<>{b} matches nothing (N<>M means strictly between N and M); "
+                f"write {key}:{a}<>{a + 2} for exactly {a + 1}, or {key}:{a + 1}"
+            )
+        return a + 1, b - 1
     if v.startswith(">"):
-        return int(v[1:]) + 1, 1 << 30
+        n = _uint(v[1:], key, 0, top)
+        if n >= top:
+            raise ValueError(f"{key}:>{n} matches nothing: {key} is at most {top}")
+        return n + 1, top
     if v.startswith("<"):
-        return 0, int(v[1:]) - 1
-    n = int(v)
+        n = _uint(v[1:], key, 0, top + 1)
+        if n == 0:
+            raise ValueError(f"{key}:<0 matches nothing: {key} is at least 0; write {key}:0 for exactly 0")
+        return 0, n - 1
+    n = _uint(v, key, 0, top)
     return n, n

@@ -12,6 +12,7 @@ from govnet import events
 from ids.nids.detectors import DetectorConfig
 from ids.nids.engine import BlockRequest, Engine, Stats
 from ids.nids.pcap import read_pcap
+from ids.nids.pcre import DEFAULT_LIMITS, Limits
 from ids.nids.rules import RuleSet, default_rules_path, load_rules
 
 
@@ -46,6 +47,7 @@ def scan_pcap(
     never_block: Iterable[str] = (),
     on_alert: Callable[[events.Record], None] | None = None,
     keep: int | None = None,
+    pcre_limits: Limits = DEFAULT_LIMITS,
 ) -> ScanResult:
     """Inspect every frame of a pcap/pcapng with the rules (default: the shipped ones) and detectors.
 
@@ -70,6 +72,7 @@ def scan_pcap(
         on_alert=alert,
         on_block=result.blocks.append,
         never_block=never_block,
+        pcre_limits=pcre_limits,
     )
     feed = engine.feed
     capture = read_pcap(Path(path))
@@ -101,6 +104,19 @@ def table_row(a: events.Record) -> str:
     al = a["alert"]
     cols = (a["timestamp"][11:23], str(al["signature_id"]), str(al["severity"]), a["proto"], src, dst)
     return "  ".join(c.ljust(w) for c, (_n, w) in zip(cols, _COLS, strict=True)) + "  " + str(al["signature"])
+
+
+def limit_note(stats: Stats) -> str:
+    """'' or one line on the pcre searches stopped by a match limit, per sid (a reason to look)."""
+    if not stats.pcre_limit_hits:
+        return ""
+    per = stats.pcre_limits_per_sid()
+    shown = ", ".join(f"sid {sid}: {n}" for sid, n in list(per.items())[:10])
+    more = f", and {len(per) - 10} more sids" if len(per) > 10 else ""
+    return (
+        f"{stats.pcre_limit_hits} pcre searches stopped at the match limit and counted as no match "
+        f"({shown}{more}); raise --pcre-match-limit / --pcre-depth-limit or rewrite those patterns"
+    )
 
 
 def format_table(alerts: list[events.Record]) -> str:

@@ -11,8 +11,10 @@ As a command in an emulated host (`python -m ids.nids.sensor --help`):
         --rules ids/nids/rules/govnet.rules --never-block 10.99.0.0/24 \
         --block-exec 'python -m firewall.block --src {src} --seconds {seconds}'
 
-Every `--stats-interval` seconds it writes an EVE `stats` event with frames, alerts and the kernel's
-drop counter (a sensor that falls behind says so), and `ids` points when `--tsdb URL` is given.
+Every `--stats-interval` seconds it writes an EVE `stats` event with frames, alerts, the kernel's
+drop counter (a sensor that falls behind says so) and the pcre searches stopped by a match limit
+(`pcre_limit_hits`, `pcre_limit_by_sid`: rules an attacker may be pushing past their bound), and
+`ids` points when `--tsdb URL` is given.
 SIGHUP reloads the rule files atomically (a bad file keeps the old rules and is reported);
 SIGTERM/SIGINT stop it cleanly.
 """
@@ -38,6 +40,7 @@ from govnet.metrics import Point
 from ids.nids.capture import BOTH_DIRECTIONS_FILTER, DEFAULT_FILTER, Capture
 from ids.nids.detectors import DetectorConfig
 from ids.nids.engine import BlockRequest, Engine, Stats
+from ids.nids.pcre import DEFAULT_DEPTH_LIMIT, DEFAULT_MATCH_LIMIT, Limits, parse_limit
 from ids.nids.rules import default_rules_path, load_rules
 
 
@@ -188,6 +191,15 @@ def _parser() -> argparse.ArgumentParser:
         "port); default: only frames arriving, as on a host",
     )
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="detector setting")
+    p.add_argument(
+        "--pcre-match-limit",
+        metavar="N",
+        help="backtracking steps per start position of a pcre that RE2 cannot run "
+        f"(default {DEFAULT_MATCH_LIMIT})",
+    )
+    p.add_argument(
+        "--pcre-depth-limit", metavar="N", help=f"its backtracking depth (default {DEFAULT_DEPTH_LIMIT})"
+    )
     return p
 
 
@@ -199,11 +211,21 @@ def main(argv: list[str] | None = None) -> int:
         rules = load_rules(rule_files)
         cfg = DetectorConfig()
         for item in a.set:
-            k, _, v = item.partition("=")
+            k, eq, v = item.partition("=")
+            if not eq:
+                raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. portscan_ports=50")
             cfg.set(k, v)
+        limits = Limits(
+            DEFAULT_MATCH_LIMIT
+            if a.pcre_match_limit is None
+            else parse_limit(a.pcre_match_limit, "--pcre-match-limit"),
+            DEFAULT_DEPTH_LIMIT
+            if a.pcre_depth_limit is None
+            else parse_limit(a.pcre_depth_limit, "--pcre-depth-limit"),
+        )
         log = events.EventLog(a.events) if a.events else None
         sink = log.write if log is not None else (lambda r: print(json.dumps(r), flush=True))
-        engine = Engine(rules, cfg, sensor=name, never_block=a.never_block)
+        engine = Engine(rules, cfg, sensor=name, never_block=a.never_block, pcre_limits=limits)
         engine.on_block = exec_block_hook(a.block_exec, log)
         metrics = None
         if a.tsdb:
