@@ -31,7 +31,17 @@ Record = dict[str, Any]
 
 def timestamp(t: float | None = None) -> str:
     """EVE's timestamp: ISO 8601 with microseconds and a numeric UTC offset."""
-    when = _dt.datetime.fromtimestamp(t, _dt.UTC) if t is not None else _dt.datetime.now(_dt.UTC)
+    if t is None:
+        when = _dt.datetime.now(_dt.UTC)
+    else:
+        try:
+            when = _dt.datetime.fromtimestamp(t, _dt.UTC)
+        except (ValueError, OverflowError, OSError):  # a capture's absurd time (year 251468, NaN)
+            when = (
+                _dt.datetime.max.replace(tzinfo=_dt.UTC)
+                if t > 0
+                else _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+            )
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 

@@ -211,3 +211,13 @@ def test_long_request_line_does_not_silence_http_rules(tmp_path: Path) -> None:
     partial = http(ATTACKER, PORTAL, f"GET /etc/passwd?{'B' * 20000}".encode())  # the line goes on later
     res = scan(tmp_path, timed([partial]))
     assert PASSWD in sids(res)
+
+
+def test_absurd_capture_times_do_not_crash_the_scan(tmp_path: Path) -> None:
+    from govnet.events import timestamp
+
+    assert timestamp(8e12).startswith("9999-12-31") and timestamp(float("nan")).startswith("1970")
+    assert timestamp(-1e13).startswith("1970")
+    found = ROOT / "fuzz" / "regressions" / "pcap" / "year-out-of-range.pcapng"  # found by make fuzz
+    res = scan_pcap(found, keep=0)
+    assert res.stats.frames >= 1
