@@ -3,8 +3,9 @@ scratch file for parsers that read paths, and the standard atheris entry point."
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from govnet.errors import GovnetError
 
 _SCRATCH = Path(tempfile.mkdtemp(prefix="govnet-fuzz-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)  # also when libFuzzer exits on a finding
 
 
 def scratch(data: bytes, name: str) -> Path:
@@ -35,9 +37,3 @@ def main(test_one_input: Callable[[bytes], None]) -> None:
 
     atheris.Setup(sys.argv, test_one_input)
     atheris.Fuzz()
-
-
-def cleanup() -> None:
-    for p in _SCRATCH.iterdir():
-        p.unlink()
-    os.rmdir(_SCRATCH)
