@@ -88,6 +88,18 @@ def test_link_rate_follows_the_model(small: Emulation) -> None:
     assert 9.0 <= got <= 11.0, got
 
 
+def test_set_rate_reshapes_a_link_and_gives_it_back(small: Emulation) -> None:
+    desk = next(lk for lk in SMALL.links if lk.kind == "access" and lk.bw_mbps == 10)
+    small.set_rate(desk, 4)
+    try:
+        slowed = measure_rate(small, desk, seconds=2.0)
+    finally:
+        small.set_rate(desk, desk.bw_mbps)
+    assert 3.6 <= slowed <= 4.4, slowed
+    back = measure_rate(small, desk, seconds=2.0)
+    assert 9.0 <= back <= 11.0, back
+
+
 def test_cut_ring_link_reroutes_and_restore_returns(small: Emulation) -> None:
     ring = next(lk for lk in SMALL.links if lk.kind == "ring" and {lk.a, lk.b} == {"core1", "core2"})
     pc = SMALL.node("bureau-finance-pc1")  # hangs off core2

@@ -58,14 +58,21 @@ def bridge_name(node: Node) -> str:
 
 def shaping_lines(dev: str, bw_mbps: float) -> list[str]:
     """HTB root class at the link rate on one interface's egress."""
+    return [f"qdisc replace dev {dev} root handle 5: htb default 1", rate_line(dev, bw_mbps, "replace")]
+
+
+def rate_line(dev: str, bw_mbps: float, verb: str = "change") -> str:
+    """The HTB class line of `shaping_lines`; `change` reshapes a running link in place."""
     rate_kbit = round(bw_mbps * 1000)
-    burst = max(15_000, int(bw_mbps * 125))  # at least 1 ms of traffic
+    # 4 ms of traffic (one tick at HZ=250, HTB's rule of rate/HZ): with 1 ms a busy 2-core host
+    # lost tokens between dequeues and a 1 Gbit/s link carried 810-930 Mbit/s; with 4 ms it carries
+    # 954-956, the TCP goodput ceiling (1448 of 1514 bytes), with two CPU hogs running as well
+    burst = max(15_000, int(bw_mbps * 125 * 4))
     quantum = min(200_000, max(1_600, int(bw_mbps * 12_500)))
-    return [
-        f"qdisc replace dev {dev} root handle 5: htb default 1",
-        f"class replace dev {dev} parent 5: classid 5:1 htb rate {rate_kbit}kbit ceil {rate_kbit}kbit "
-        f"burst {burst} cburst {burst} quantum {quantum}",
-    ]
+    return (
+        f"class {verb} dev {dev} parent 5: classid 5:1 htb rate {rate_kbit}kbit ceil {rate_kbit}kbit "
+        f"burst {burst} cburst {burst} quantum {quantum}"
+    )
 
 
 def _ends(net: Network, name: str) -> list[tuple[Link, str, str, str]]:

@@ -25,7 +25,7 @@ from govnet.signals import note_torn_down
 from topology.emulator import state
 from topology.emulator.caps import Capabilities, detect, require_for
 from topology.model import Link, Network
-from topology.render import NodeConfig, bridge_name, render
+from topology.render import NodeConfig, bridge_name, rate_line, render
 
 FRR_DIR = "/usr/lib/frr"
 CONVERGE_TIMEOUT_S = 90.0
@@ -343,6 +343,23 @@ class Emulation:
             if {lk.a, lk.b} == {a, b} and lk.member == member:
                 return lk
         raise EmulationError(f"no link between {a!r} and {b!r} (member {member + 1})")
+
+    def set_rate(self, lk: Link, mbps: float) -> None:
+        """Reshape both ends of a link to `mbps` (the model's rate is `lk.bw_mbps`; give it back to
+        restore). The link stays up and keeps its traffic."""
+        for end, dev in ((lk.a, lk.a_if), (lk.b, lk.b_if)):
+            lines = rate_line(dev, mbps) + "\n"
+            if self.model.node(end).is_switch:
+                r = subprocess.run(
+                    ["tc", "-batch", "-"], input=lines, capture_output=True, text=True, check=False
+                )
+                out, rc = r.stderr, r.returncode
+            else:
+                res = self._nodes[end].cmd(f"printf %s {shlex.quote(lines)} | tc -batch - 2>&1; echo __rc=$?")
+                out, _, code = res.rpartition("__rc=")
+                rc = int(code.strip() or 1)
+            if rc != 0:
+                raise EmulationError(f"reshaping {lk.name} at {end} failed: {out.strip()[-300:]}")
 
     def set_link(self, lk: Link, up: bool) -> None:
         """Cut or restore a cable: both ends lose carrier, as with a fibre cut."""
