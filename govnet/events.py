@@ -17,11 +17,14 @@ import datetime as _dt
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from govnet.errors import UsageError
+from govnet.eventkinds import SEVERITIES, kind
 
 EVENT_TYPES = frozenset({"alert", "flow", "login", "fw", "hids", "hsm", "lab", "stats", "block"})
 ACTIONS = frozenset({"allowed", "blocked"})
@@ -99,6 +102,47 @@ def event(event_type: str, *, sensor: str, t: float | None = None, **detail: Any
     if event_type not in EVENT_TYPES:
         raise ValueError(f"event_type must be one of {sorted(EVENT_TYPES)}, got {event_type!r}")
     return {"timestamp": timestamp(t), "event_type": event_type, "sensor": sensor, "detail": detail}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One typed event: which part saw what, when (monotonic for ordering and offsets, wall time
+    for people), how bad. `kind` is registered in govnet.eventkinds; `severity` defaults to it."""
+
+    source: str
+    kind: str
+    subject: str
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    severity: str = ""
+    mono: float = field(default_factory=time.monotonic)
+    wall: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        k = kind(self.kind)
+        if not self.severity:
+            object.__setattr__(self, "severity", k.severity)
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"severity must be one of {SEVERITIES}, got {self.severity!r}")
+
+    @property
+    def fails_lab(self) -> bool:
+        return kind(self.kind).fails_lab
+
+    def record(self) -> Record:
+        """The EVE line for events.json (event_type `lab`)."""
+        return {
+            "timestamp": timestamp(self.wall),
+            "event_type": "lab",
+            "sensor": self.source,
+            "kind": self.kind,
+            "severity": self.severity,
+            "subject": self.subject,
+            "detail": dict(self.detail),
+        }
+
+    def line(self) -> str:
+        """One line for reports and consoles."""
+        return f"{self.severity} {self.kind} ({self.source}): {self.subject}"
 
 
 class EventLog:
