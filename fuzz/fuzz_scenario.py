@@ -6,7 +6,7 @@ import atheris
 
 with atheris.instrument_imports():
     from fuzz.common import expected, main, scratch
-    from labs.runner import load_scenario
+    from labs.scenario import load_scenario
 
 SEEDS = ["labs/scenarios/*.yaml"]
 

@@ -33,6 +33,7 @@ _KINDS = [
     Kind("fw.alarm", "warning", False, "the firewall pair raised an alarm"),
     Kind("ids.kernel_drops", "warning", False, "a NIDS sensor's socket dropped packets"),
     Kind("ids.block", "info", False, "a NIDS alert led to a block on the firewalls"),
+    Kind("hids.alert", "alarm", False, "a HIDS agent saw a guarded file, port or setuid change"),
     Kind("offsite.failed", "alarm", True, "the off-site backup copy did not arrive intact"),
     Kind("validation.out_of_bounds", "alarm", True, "simulator and emulator disagree beyond bounds"),
     Kind("audit.broken", "alarm", True, "the audit ledger's hash chain does not verify"),

@@ -98,7 +98,10 @@ def run_offsite(emu: Any, run: Path, size_mb: float, share: float) -> dict[str, 
         out, err = pull.communicate(timeout=plan.duration_s * 3 + 60)
         elapsed = time.monotonic() - t0
         after = sampler.sample()
-        serve.wait(timeout=30)
+        try:  # the source exits once it has sent; after a failed pull it would wait for another
+            serve.wait(timeout=30 if pull.returncode == 0 else 2)
+        except subprocess.TimeoutExpired:
+            pass  # killed below
     finally:
         if serve.poll() is None:
             serve.kill()

@@ -99,7 +99,7 @@ SLICE = {
 
 def test_users_survive_a_crash_and_every_login_is_audited(tmp_path: Path) -> None:
     from firewall import Pair, pair_plan
-    from labs.runner import _audit_logins
+    from labs.parts.audit import audit_logins as _audit_logins
     from topology.emulator import Emulation
 
     net = load_model("small")

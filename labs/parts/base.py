@@ -1,0 +1,157 @@
+"""The Part interface: what every component a lab runs implements, and what it is given.
+
+A part is one class. It names the scenario key that enables it (`key`) and how to read that key's
+value (`parse`, which reports bad input as `Problem`s before anything starts). The engine gives it a
+`LabContext` — the emulated network, the run directory, the event bus and a small service board
+on which parts publish what others may use (a metrics sink, device-CLI access, files to guard) —
+so that parts know nothing of each other's classes. A part then:
+
+- `start(ctx)`: starts on the emulated network; `stop()`: stops, idempotent, also after a failed
+  or half-done start; `run(ctx)`: its job in the lab's programme (checks, a working day, a copy);
+- `status()`: a typed `PartStatus`; `actions()`: named operations a timeline or an operator may call
+  (crash a firewall member, cut a link, restart a service);
+- emits `Event`s through `ctx.emit`, and gives its `verdict()` and its `summary()` (the JSON section
+  of results.json at `result_path`) and `report_lines()` (its section of report.md).
+
+`steps` places the part in the default programme: (order, verb) pairs, verbs start/run/stop; the
+engine sorts every part's steps by order, starts a part before its first `run` if it has no start
+step, and stops every started part in reverse order at the end whatever happened.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from govnet.errors import Problem
+from govnet.events import Event, EventLog
+from govnet.metrics import Point
+from topology.emulator.handle import EmulatorHandle
+from topology.model import Network
+from topology.schema import Checker_, bool_field
+
+Log = Callable[[str], None]
+
+
+class EventBus:
+    """Every event of a lab, in order: kept for the verdict and the report, appended to events.json."""
+
+    def __init__(self, path: Path, log: Log) -> None:
+        self.log_file = EventLog(path)
+        self.events: list[Event] = []
+        self._say = log
+        self._lock = threading.Lock()
+
+    def emit(self, ev: Event) -> None:
+        with self._lock:
+            self.events.append(ev)
+        self.log_file.write(ev.record())
+        if ev.severity != "info":
+            self._say(ev.line())
+
+    def close(self) -> None:
+        self.log_file.close()
+
+
+@dataclass
+class LabContext:
+    emu: EmulatorHandle
+    net: Network
+    run: Path
+    scenario: Mapping[str, Any]
+    bus: EventBus
+    log: Log = print
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def emit(self, ev: Event) -> None:
+        self.bus.emit(ev)
+
+    def write_points(self, points: Point | Iterable[Point]) -> None:
+        """To the metrics store when a part publishes `metrics_sink` (monitoring), else dropped."""
+        sink = self.services.get("metrics_sink")
+        if sink is not None:
+            sink(points)
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return "ok" if self.ok else "FAILED: " + "; ".join(self.reasons)
+
+
+@dataclass
+class PartStatus:
+    name: str
+    state: str  # idle | running | stopped | failed
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Part:
+    """Base class with the defaults; a part overrides what it does."""
+
+    key: ClassVar[str]  # the scenario key that enables the part (and names it)
+    steps: ClassVar[tuple[tuple[int, str], ...]] = ()
+    result_path: ClassVar[tuple[str, ...]] = ()  # where summary() goes in results.json's metrics
+    result_top: ClassVar[str] = ""  # or: a top-level key of results.json instead (checks)
+    in_scenario: ClassVar[bool] = True  # False: always composed, no scenario key (links)
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.state = "idle"
+        self.error = ""
+
+    # scenario ------------------------------------------------------------------------------------
+    @classmethod
+    def parse(cls, v: Checker_, value: Any, path: str) -> Any:
+        """The part's scenario value, checked; problems go to `v` (the default: true or false)."""
+        return bool_field(v, value, path)
+
+    @classmethod
+    def wanted(cls, scenario: Mapping[str, Any], net: Network) -> bool:
+        """Whether the (checked) scenario enables the part on this model: by default, its key's value."""
+        return bool(scenario.get(cls.key))
+
+    @classmethod
+    def default(cls) -> Any:
+        return None
+
+    def validate(self, net: Network, source: str) -> list[Problem]:
+        """Problems of this part's configuration against the model (names that must exist), found
+        before anything starts."""
+        return []
+
+    # lifecycle -----------------------------------------------------------------------------------
+    def start(self, ctx: LabContext) -> None:
+        self.state = "running"
+
+    def run(self, ctx: LabContext) -> None:
+        return None
+
+    def stop(self) -> None:
+        if self.state == "running":
+            self.state = "stopped"
+
+    def status(self) -> PartStatus:
+        return PartStatus(self.key, self.state, {"error": self.error} if self.error else {})
+
+    def actions(self) -> Mapping[str, Callable[..., Any]]:
+        return {}
+
+    # results -------------------------------------------------------------------------------------
+    def verdict(self) -> Verdict:
+        if self.error:
+            return Verdict(False, [self.error])
+        return Verdict(True)
+
+    def summary(self) -> Any:
+        return None
+
+    def report_lines(self, metrics: Mapping[str, Any]) -> list[str]:
+        """Its section of report.md, from results.json's `metrics` (so a report can be re-rendered)."""
+        return []

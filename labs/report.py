@@ -1,0 +1,76 @@
+"""A lab's results.json and report.md, from the parts' summaries, verdicts and the events."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from labs.engine import Lab
+
+SCHEMA_VERSION = 2
+# the report's sections in this order; parts not listed follow in registry order
+REPORT_ORDER = ("checks", "monitor", "firewall", "ids", "offsite", "validate", "traffic")
+
+
+def jsonable(o: Any) -> Any:
+    if dataclasses.is_dataclass(o) and not isinstance(o, type):
+        return dataclasses.asdict(o)
+    return str(o)
+
+
+def write_report(lab: Lab, scenario: dict[str, Any], total_s: float, ok: bool) -> Path:
+    top, metrics = lab.results()
+    verdicts = lab.verdicts()
+    notable = [e for e in lab.bus.events if e.severity != "info"]
+    results = {
+        "schema_version": SCHEMA_VERSION,
+        "ok": ok,
+        "scenario": scenario,
+        "model": lab.net.name,
+        "timings_s": lab.timings,
+        "error": lab.error,
+        "checks": top.get("checks"),
+        "total_s": total_s,
+        "metrics": metrics,
+        "parts": {
+            k: {"state": p.state, "ok": verdicts[k].ok, "reasons": verdicts[k].reasons}
+            for k, p in lab.parts.items()
+        },
+        "events": [e.record() for e in notable],
+    }
+    (lab.run / "results.json").write_text(json.dumps(results, indent=1, default=jsonable) + "\n")
+    lines = [
+        f"# Lab `{scenario['name']}` on model `{lab.net.name}`: {'PASSED' if ok else 'FAILED'}",
+        "",
+        scenario.get("description", ""),
+        "",
+        "## Timings",
+        "",
+        *[f"- {k}: {v:.2f} s" for k, v in lab.timings.items()],
+        f"- total: {total_s:.1f} s",
+        "",
+    ]
+    if lab.error:
+        lines += ["## Error", "", "```", lab.error, "```", ""]
+    failed = {k: v for k, v in verdicts.items() if not v.ok}
+    if failed:
+        lines += ["## Why it failed", ""]
+        lines += [f"- {k}: {r}" for k, v in failed.items() for r in (v.reasons or ["failed"])]
+        lines.append("")
+    order = [k for k in REPORT_ORDER if k in lab.parts] + [k for k in lab.parts if k not in REPORT_ORDER]
+    for k in order:
+        lines += lab.parts[k].report_lines(metrics)
+    lines += ["## Parts", "", "| part | state | verdict |", "| --- | --- | --- |"]
+    lines += [f"| {k} | {p.state} | {verdicts[k].text()} |" for k, p in lab.parts.items()]
+    lines += ["", "## Events", ""]
+    if notable:
+        lines += [f"- {e.line()}" for e in notable]
+    else:
+        lines.append("No warnings or alarms. Every event of the run is in `events.json`.")
+    lines += ["", "## What this machine can emulate", "", "```", lab.caps.table(), "```", ""]
+    path = lab.run / "report.md"
+    path.write_text("\n".join(lines))
+    return path

@@ -1,0 +1,66 @@
+"""Lab scenarios: the schema (base fields plus one key per registered part), the bundled library,
+and loading with one clear line per mistake before anything starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from govnet.errors import ModelError, Problem
+from labs.parts import PARTS
+from topology.schema import REQUIRED, Checker, Checker_, name_field, obj, text_field
+from topology.yamlload import load_yaml_file
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+
+def _default(cls: Any) -> Any:
+    return lambda: cls.default()
+
+
+def scenario_schema() -> Checker:
+    fields: dict[str, tuple[Checker, Any]] = {
+        "name": (name_field, REQUIRED),
+        "description": (text_field, ""),
+        "model": (text_field, "weihai"),
+    }
+    for key, cls in PARTS.items():
+        if cls.in_scenario:
+            fields[key] = (cls.parse, _default(cls))
+    return obj(fields)
+
+
+def list_labs() -> list[tuple[str, str]]:
+    out = []
+    for f in sorted(SCENARIOS.glob("*.yaml")):
+        data = load_yaml_file(f)
+        out.append((f.stem, str(data.get("description", "")) if isinstance(data, dict) else ""))
+    return out
+
+
+def scenario_path(name: str) -> Path:
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or "/" in name:
+        return p
+    bundled = SCENARIOS / f"{name}.yaml"
+    if not bundled.exists():
+        known = ", ".join(n for n, _ in list_labs())
+        raise ModelError(
+            [Problem(name, "", "no such lab scenario", has_value=False, fix=f"use one of: {known}")]
+        )
+    return bundled
+
+
+def load_scenario(name: str) -> dict[str, Any]:
+    path = scenario_path(name)
+    data = load_yaml_file(path)
+    v = Checker_(str(path))
+    if data is None:
+        raise ModelError(
+            [Problem(str(path), "", "the file is empty", has_value=False, fix="see labs/scenarios/")]
+        )
+    out = scenario_schema()(v, data, "")
+    if v.problems:
+        raise ModelError(v.problems)
+    assert isinstance(out, dict)
+    return out
