@@ -12,6 +12,7 @@ during the copy).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -98,10 +99,9 @@ def run_offsite(emu: Any, run: Path, size_mb: float, share: float) -> dict[str, 
         out, err = pull.communicate(timeout=plan.duration_s * 3 + 60)
         elapsed = time.monotonic() - t0
         after = sampler.sample()
-        try:  # the source exits once it has sent; after a failed pull it would wait for another
+        # the source exits once it has sent; after a failed pull it would wait for another: killed below
+        with contextlib.suppress(subprocess.TimeoutExpired):
             serve.wait(timeout=30 if pull.returncode == 0 else 2)
-        except subprocess.TimeoutExpired:
-            pass  # killed below
     finally:
         if serve.poll() is None:
             serve.kill()

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from govnet.errors import GovnetError
+from govnet.events import Event
 from govnet.metrics import Point
 from govnet.secure import write_private
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
-from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
+from monitors.devcli import DriftWatch, cli_nodes, drift, firewall_groups, make_client_key, start_sshd
 from monitors.linkstats import LinkSampler, link_ends, processes_per_netns, socket_count
 from monitors.rates import RateTracker, Sample
 from monitors.snmp import SnmpCredentials, agent_address, poll_targets, restart_agent, start_agents
+from topology.emulator.handle import EmulatorHandle
 
 Log = Callable[[str], None]
 
@@ -53,9 +55,16 @@ class LabMonitor:
     """Start with `start()`, stop with `stop()`; points go to `writer` (owned by the caller)."""
 
     def __init__(
-        self, emu: Any, workdir: Path, writer: Writer, interval_s: float = 1.0, log: Log = _quiet
+        self,
+        emu: EmulatorHandle,
+        workdir: Path,
+        writer: Writer,
+        interval_s: float = 1.0,
+        log: Log = _quiet,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.emu = emu
+        self.on_event = on_event
         self.net = emu.model
         self.workdir = Path(workdir)
         self.writer = writer
@@ -76,7 +85,12 @@ class LabMonitor:
         self._creds = SnmpCredentials()
         self._cli: Any = None
         self.drift: dict[str, bool] = {}
+        self._drift_watch = DriftWatch()
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
+
+    def _emit_event(self, ev: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(ev)
 
     # lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -328,10 +342,12 @@ class LabMonitor:
                     if r["node"] in self.drift:
                         f["ruleset_drift"] = self.drift[r["node"]]
                     pts.append(Point("fw", {"node": r["node"]}, f, t_ns))
-            if any(self.drift.values()):
-                self.log(
-                    f"ruleset drift between firewall members: {sorted(k for k, v in self.drift.items() if v)}"
-                )
+            changed = self._drift_watch.update(self.drift)
+            if changed:
+                self.log(f"ruleset drift between firewall members: {changed}")
+                self._emit_event(Event("monitoring", "fw.drift", ", ".join(changed), {"members": changed}))
+            elif changed == []:
+                self.log("ruleset drift between firewall members cleared")
             self._emit(pts)
             cycle = []
             if self._stop.is_set():

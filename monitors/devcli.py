@@ -151,6 +151,22 @@ def drift(records: Iterable[dict[str, Any]], groups: dict[str, list[str]]) -> di
     return out
 
 
+class DriftWatch:
+    """Says when ruleset drift appears or changes, once, not every cycle: `update(drift)` gives the
+    drifted members when they differ from the last cycle's (an empty list when drift has cleared),
+    None when nothing changed."""
+
+    def __init__(self) -> None:
+        self.members: list[str] = []
+
+    def update(self, drift: dict[str, bool]) -> list[str] | None:
+        now = sorted(k for k, v in drift.items() if v)
+        if now == self.members:
+            return None
+        self.members = now
+        return now
+
+
 def firewall_groups(net: Network) -> dict[str, list[str]]:
     """Devices that must carry identical rulesets: the members of each firewall site."""
     groups: dict[str, list[str]] = {}
