@@ -13,6 +13,7 @@ import contextlib
 import os
 import secrets
 import stat
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,12 +23,27 @@ DIR_MODE = 0o700
 
 @contextlib.contextmanager
 def private_umask() -> Iterator[None]:
-    """Everything created inside (by us or by a library such as SQLite: -wal, -journal) is private."""
-    old = os.umask(0o077)
+    """Everything created inside (by us or by a library such as SQLite: -wal, -journal) is private.
+    The umask is process-wide: overlapping uses from several threads share one 077 window, and the
+    umask from before the first is restored when the last leaves (two threads each saving and
+    restoring would leave 077 behind for the whole process)."""
+    global _umask_depth, _umask_saved
+    with _umask_lock:
+        if _umask_depth == 0:
+            _umask_saved = os.umask(0o077)
+        _umask_depth += 1
     try:
         yield
     finally:
-        os.umask(old)
+        with _umask_lock:
+            _umask_depth -= 1
+            if _umask_depth == 0:
+                os.umask(_umask_saved)
+
+
+_umask_lock = threading.Lock()
+_umask_depth = 0
+_umask_saved = 0o022
 
 
 def private_dir(path: str | os.PathLike[str]) -> Path:

@@ -22,6 +22,7 @@ def _tree(root: Path) -> None:
     (root / "bin").mkdir()
     for i in range(20):
         (root / "etc" / f"f{i}.conf").write_text(f"setting {i}\n")
+        os.chmod(root / "etc" / f"f{i}.conf", 0o644)  # a known mode, whatever the umask
     (root / "bin" / "tool").write_bytes(b"\x7fELF" + b"\0" * 100)
     os.chmod(root / "bin" / "tool", 0o755)
     os.symlink("f1.conf", root / "etc" / "link")

@@ -119,3 +119,38 @@ def test_interrupted_offline_command_says_so(
 def test_ledger_in_an_unusable_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     rc, _, err = run(capsys, "audit", "ingest", "--kind", "sshd", __file__, "--ledger", str(tmp_path))
     assert rc == 2 and "is a directory" in err and os.listdir(tmp_path) == []
+
+
+def test_overlapping_private_umask_from_threads_restores_the_umask() -> None:
+    """Two threads in private_umask at once (A enters, B enters, A leaves, B leaves) must not leave
+    the process at 077: files made later by other code would silently be private."""
+    import os
+    import threading
+
+    from govnet.secure import private_umask
+
+    before = os.umask(0o022)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a() -> None:
+        with private_umask():
+            a_in.set()
+            b_in.wait(5)
+        a_out.set()
+
+    def b() -> None:
+        a_in.wait(5)
+        with private_umask():
+            b_in.set()
+            a_out.wait(5)
+            assert os.umask(os.umask(0o077)) == 0o077  # still private while B is inside
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(10)
+    try:
+        assert os.umask(0o022) == 0o022
+    finally:
+        os.umask(before)
