@@ -21,6 +21,9 @@ steps escalate within the run. The run directory gets `apps/` with the plan, the
 `flows.json`, `replay.json`, the services' databases, `apps.json` (the summary), and at its top
 `offered.json` (simulated time, for the planners) and `offered-wall.json` (what the emulated network
 was offered per wall-clock interval, for comparing with measured link load).
+
+The scenario's traffic section and its schedule are `apps.lab_traffic`; the numbers collected at the
+end (apps.json, registry points) are `apps.lab_numbers`.
 """
 
 from __future__ import annotations
@@ -29,138 +32,42 @@ import json
 import secrets
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from apps.approval import Limits
-from apps.background import Flow, background_flows
-from apps.config import CLIENT_APPS, TrafficConfig, load_config
-from apps.offered import export_offered
-from apps.traffic import DAY_S, Event, client_events, portal_of, server_of, users_of
+from apps.lab_numbers import collect, points
+from apps.lab_traffic import TrafficSpec, parse_traffic, schedule, to_wall
+from apps.traffic import portal_of, server_of, users_of
 from govnet.children import die_with_parent
-from govnet.errors import GovnetError, ModelError, Problem
-from govnet.metrics import APP, LOGIN, Point, validate
+from govnet.errors import GovnetError
+from govnet.metrics import Point
 from govnet.netns import socket_in_netns
 from govnet.secure import write_private
+from govnet.supervise import Lifecycle, stop_all, stop_process
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = {"oa": 80, "approval": 8081, "portal": 80, "files": 8090, "smtp": 2525}
-WALL_INTERVAL_S = 10.0
+
+__all__ = ["PORTS", "AppsError", "AppsLab", "TrafficSpec", "parse_traffic"]
 
 
 class AppsError(GovnetError):
     """A service did not start, or the users' run failed."""
 
 
-@dataclass(frozen=True)
-class TrafficSpec:
-    """A scenario's `traffic` section: the configuration and the slice of the day to play."""
-
-    config: TrafficConfig
-    start_hour: float = 8.0
-    hours: float = 10.0
-    limits: Limits = field(default_factory=Limits)  # the approval steps' time limits, in simulated seconds
-
-    @property
-    def compress(self) -> float:
-        return self.config.day_minutes * 60.0 / DAY_S
-
-    @property
-    def wall_s(self) -> float:
-        return self.hours * 3600.0 * self.compress
-
-
-def parse_traffic(data: Any, source: str, where: str = "traffic") -> TrafficSpec:
-    """Check a scenario's traffic section; ModelError names every bad field."""
-    if not isinstance(data, Mapping):
-        raise ModelError(
-            [Problem(source, where, "must be a mapping", data, "see labs/scenarios/baseline.yaml")]
-        )
-    raw = dict(data)
-    problems: list[Problem] = []
-    window: dict[str, float] = {}
-    for key, lo, hi in (("start_hour", 0.0, 24.0), ("hours", 0.0, 24.0)):
-        if key in raw:
-            v = raw.pop(key)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, int | float)
-                or not lo <= v <= hi
-                or (key == "hours" and v == 0)
-            ):
-                problems.append(
-                    Problem(source, f"{where}.{key}", f"must be a number of hours in ({lo:g}, {hi:g}]", v)
-                )
-            else:
-                window[key] = float(v)
-    limits = Limits()
-    if "limits_hours" in raw:
-        lim = raw.pop("limits_hours")
-        kinds = ("accept", "review", "final")
-        if not isinstance(lim, Mapping) or set(lim) - set(kinds):
-            problems.append(
-                Problem(
-                    source,
-                    f"{where}.limits_hours",
-                    "must map accept/review/final to hours",
-                    lim,
-                    "e.g. {accept: 1, review: 2, final: 1}",
-                )
-            )
-        else:
-            bad = [
-                k for k, v in lim.items() if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0
-            ]
-            for k in bad:
-                problems.append(
-                    Problem(source, f"{where}.limits_hours.{k}", "must be a number of hours > 0", lim[k])
-                )
-            if not bad:
-                limits = Limits(**{k: float(lim.get(k, getattr(limits, k) / 3600.0)) * 3600.0 for k in kinds})
-    try:
-        cfg = load_config(raw, source)
-    except ModelError as exc:
-        problems += [replace(p, path=f"{where}.{p.path}") for p in exc.problems]
-        cfg = TrafficConfig()
-    if problems:
-        raise ModelError(problems)
-    return TrafficSpec(cfg, window.get("start_hour", 8.0), window.get("hours", 10.0), limits)
-
-
-def schedule(net: Any, spec: TrafficSpec) -> tuple[list[Event], list[Flow]]:
-    """Every client operation and background flow of the slice, in simulated time."""
-    start, duration = spec.start_hour * 3600.0, spec.hours * 3600.0
-    events = [
-        e
-        for app in CLIENT_APPS
-        if app in spec.config.clients
-        for e in client_events(net, spec.config, app, start, duration)
-    ]
-    events.sort(key=lambda e: (e.t_s, e.user))
-    return events, background_flows(net, spec.config, start, duration)
-
-
-def to_wall(events: list[Event], flows: list[Flow], spec: TrafficSpec) -> tuple[list[Event], list[Flow]]:
-    """The same schedule in wall-clock seconds from the start of the run (durations compressed)."""
-    c, t0 = spec.compress, spec.start_hour * 3600.0
-    ev = [replace(e, t_s=(e.t_s - t0) * c, wall_s=(e.t_s - t0) * c) for e in events]
-    fl = [replace(f, start_s=(f.start_s - t0) * c, duration_s=f.duration_s * c) for f in flows]
-    return ev, fl
-
-
-class AppsLab:
+class AppsLab(Lifecycle):
     """Start the services in their hosts, play the users, collect the numbers, stop everything."""
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         run: Path,
         spec: TrafficSpec,
         log: Callable[[str], None] = print,
@@ -392,186 +299,14 @@ class AppsLab:
         self._start(name, host, argv, port)
 
     def stop(self) -> None:
-        if self.replay is not None and self.replay.poll() is None:
-            self.replay.send_signal(signal.SIGTERM)
-            try:
-                self.replay.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.replay.kill()
-                self.replay.wait()
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name][0]
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for name in reversed(list(self.procs)):
-            proc = self.procs[name][0]
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(self.replay, timeout=15)
+        stop_all([self.procs[name][0] for name in reversed(list(self.procs))], timeout=10)
         self.procs.clear()
 
-    def __enter__(self) -> AppsLab:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__exit__(*exc)
         if (self.dir / "replay.json").exists():
             self.summary = collect(self.dir, self.run, self.events, self.flows, self.spec, self.net.name)
             if self.sink is not None:
                 for p in points(self.dir, self.summary):
                     self.sink(p)
-
-
-# --- the numbers ----------------------------------------------------------------------------------
-def _db(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    db.row_factory = sqlite3.Row
-    return db
-
-
-def _logins(db: sqlite3.Connection) -> dict[str, int]:
-    out: dict[str, int] = defaultdict(int)
-    for r in db.execute("SELECT detail FROM events WHERE kind = 'login'"):
-        out[json.loads(r["detail"]).get("result", "?")] += 1
-    return dict(out)
-
-
-def _mean(xs: list[float]) -> float | None:
-    return round(sum(xs) / len(xs), 3) if xs else None
-
-
-def server_numbers(d: Path) -> dict[str, Any]:
-    """What the services' durable stores say happened (read-only)."""
-    out: dict[str, Any] = {}
-    if (d / "oa.db").exists():
-        db = _db(d / "oa.db")
-        states = dict(db.execute("SELECT state, COUNT(*) FROM documents GROUP BY state").fetchall())
-        sent = {
-            r["target"]: r["ts"] for r in db.execute("SELECT target, ts FROM events WHERE action = 'send'")
-        }
-        got = {
-            r["target"]: r["ts"] for r in db.execute("SELECT target, ts FROM events WHERE action = 'receive'")
-        }
-        delivery = [got[k] - sent[k] for k in got if k in sent]
-        out["oa"] = {
-            "documents": sum(states.values()),
-            "by_state": states,
-            "attachments": db.execute("SELECT COUNT(*) FROM attachments").fetchone()[0],
-            "delivered": len(delivery),
-            "delivery_mean_s": _mean(delivery),
-            "logins": _logins(db),
-            "tamper_alerts": db.execute("SELECT COUNT(*) FROM events WHERE action = 'tamper'").fetchone()[0],
-        }
-        db.close()
-    if (d / "approval.db").exists():
-        db = _db(d / "approval.db")
-        states = dict(db.execute("SELECT state, COUNT(*) FROM applications GROUP BY state").fetchall())
-        done = [
-            r[0]
-            for r in db.execute(
-                "SELECT updated - created FROM applications WHERE state IN ('approved', 'rejected')"
-            )
-        ]
-        last = db.execute("SELECT MAX(ts) FROM events").fetchone()[0] or 0.0
-        receipts = [
-            json.loads(r[0]).get("sent")
-            for r in db.execute("SELECT detail FROM events WHERE action = 'receipt'")
-        ]
-        out["approval"] = {
-            "applications": sum(states.values()),
-            "by_state": states,
-            "completed": len(done),
-            "completion_mean_s": _mean(done),
-            "escalations": db.execute("SELECT COUNT(*) FROM events WHERE action = 'escalate'").fetchone()[0],
-            "overdue_open_steps": db.execute(
-                "SELECT COUNT(*) FROM steps WHERE state = 'open' AND deadline <= ?", (last,)
-            ).fetchone()[0],
-            "receipts_sent": sum(1 for s in receipts if s),
-            "receipts_failed": sum(1 for s in receipts if not s),
-            "logins": _logins(db),
-        }
-        db.close()
-    return out
-
-
-def collect(
-    d: Path, run: Path, events: list[Event], flows: list[Flow], spec: TrafficSpec, model: str
-) -> dict[str, Any]:
-    """apps.json: the plan's size, the users' view (replay.json) and the services' view; the exports."""
-    start, duration = spec.start_hour * 3600.0, spec.hours * 3600.0
-    export_offered(run / "offered.json", model, events, flows, start, duration, min(3600.0, duration))
-    wall_ev, wall_fl = to_wall(events, flows, spec)
-    export_offered(run / "offered-wall.json", model, wall_ev, wall_fl, 0.0, spec.wall_s, WALL_INTERVAL_S)
-    users = json.loads((d / "replay.json").read_text())
-    summary = {
-        "window": {
-            "start_hour": spec.start_hour,
-            "hours": spec.hours,
-            "day_minutes": spec.config.day_minutes,
-            "wall_s": round(spec.wall_s, 1),
-        },
-        "planned": {"operations": len(events), "flows": len(flows)},
-        "users": users,
-        "services": server_numbers(d),
-    }
-    (d / "apps.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
-    return summary
-
-
-def points(d: Path, summary: dict[str, Any]) -> list[Point]:
-    """Registry points: per 10 s of wall time and operation, the users' latency, count and errors;
-    at the end, delivery and completion times, escalations and overdue steps, login attempts."""
-    bins: dict[tuple[int, str, str], list[dict[str, Any]]] = defaultdict(list)
-    with (d / "ops.jsonl").open() as fh:
-        for line in fh:
-            r = json.loads(line)
-            bins[(int(r["wall"] // WALL_INTERVAL_S), r["app"], r["op"])].append(r)
-    out = []
-    for (b, app, op), rs in sorted(bins.items()):
-        ok = [r["latency_s"] for r in rs if r["status"] == "ok"]
-        fields: dict[str, float | int] = {"ops": len(ok), "errors": sum(r["status"] == "error" for r in rs)}
-        if ok:
-            fields["latency_s"] = sum(ok) / len(ok)
-        ts = int((b + 1) * WALL_INTERVAL_S * 1e9)
-        out.append(Point(APP.name, {"app": app, "op": op}, fields, ts))
-    now = int(time.time() * 1e9)
-    svc = summary["services"]
-    if "oa" in svc:
-        oa = svc["oa"]
-        out.append(
-            Point(
-                APP.name,
-                {"app": "oa", "op": "delivery"},
-                {"ops": oa["delivered"], **({"latency_s": oa["delivery_mean_s"]} if oa["delivered"] else {})},
-                now,
-            )
-        )
-    if "approval" in svc:
-        ap = svc["approval"]
-        out.append(
-            Point(
-                APP.name,
-                {"app": "approval", "op": "completion"},
-                {
-                    "ops": ap["completed"],
-                    **({"latency_s": ap["completion_mean_s"]} if ap["completed"] else {}),
-                },
-                now,
-            )
-        )
-        out.append(Point(APP.name, {"app": "approval", "op": "escalation"}, {"ops": ap["escalations"]}, now))
-        out.append(
-            Point(APP.name, {"app": "approval", "op": "overdue"}, {"ops": ap["overdue_open_steps"]}, now)
-        )
-    for name, s in svc.items():
-        for result, n in s["logins"].items():
-            if result in ("success", "failure", "locked"):
-                out.append(Point(LOGIN.name, {"service": name, "result": result}, {"attempts": n}, now))
-    return [validate(p) for p in out]

@@ -5,7 +5,9 @@ controller inside an emulation), `SlotTable` (the steering table's logic), `requ
 running controller, as `govnet fw` does) and `FirewallError`.
 """
 
-from firewall.pair import FirewallError, Pair, request
+from firewall.errors import FirewallError
+from firewall.pair import Pair
+from firewall.pair_control import request
 from firewall.plan import PairPlan, pair_plan
 from firewall.slots import SLOTS, SlotTable, evenness
 

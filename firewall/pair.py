@@ -14,105 +14,56 @@
 5. answers `govnet fw status|drain|add` on a UNIX socket recorded in the emulation's state file;
 6. writes events (failover, drain, add, rebalance, sync_dead, split_brain, asymmetric_return,
    parity_drift, probe_disagreement) to the run's event log.
+
+The controller's parts live beside this module: `pair_steering` (the slot table on the steering
+points), `pair_health` (probes, failover, sync health), `pair_balance` (measurement, rebalance,
+ruleset parity), `pair_control` (the control socket and `request`), `pair_state` (shared state,
+events and alarms) and `pair_ns` (commands and sockets in a node's namespace).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import os
-import select
 import socket
-import struct
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firewall import conntrackd
+from firewall.errors import FirewallError
+from firewall.pair_balance import PairBalance
+from firewall.pair_control import PairControl, request
+from firewall.pair_health import PairHealth
+from firewall.pair_ns import member_devices, ns_run
+from firewall.pair_state import Log, MemberState
+from firewall.pair_steering import PairSteering
 from firewall.plan import PairPlan
 from firewall.slots import SlotTable, evenness
-from govnet import netns
-from govnet.errors import GovnetError
-from govnet.events import EventLog, event
+from govnet.events import EventLog
 from govnet.metrics import Point
+from govnet.supervise import Lifecycle
 
-NH_BASE = 200_000  # far above FRR zebra's own nexthop ids
-GROUP_ID = 201_000
-PIN_TABLE = 100  # routing table (and rule priority) of member i's pinned sessions: PIN_TABLE + i
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
+
 HASH_FIELDS = 0x37  # src/dst address, ip protocol, src/dst port
 HASH_SEED = 4242  # net.ipv4.fib_multipath_hash_seed (kernel >= 6.11); older kernels share one seed
 SOCKET_NAME = "control.sock"
 
-Log = Callable[[str], None]
-
-
-class FirewallError(GovnetError):
-    """A firewall-pair operation failed (unknown member, no survivor, controller not running)."""
+__all__ = ["FirewallError", "Pair", "member_devices", "ns_run", "request"]
 
 
 def _quiet(_m: str) -> None:
     pass
 
 
-# namespaces ------------------------------------------------------------------------------------
-def socket_in_netns(pid: int, family: int, kind: int, proto: int) -> socket.socket:
-    """A socket created inside the network namespace of `pid` (FirewallError if it cannot be)."""
-    try:
-        return netns.socket_in_netns(pid, family, kind, proto)
-    except OSError as exc:
-        raise FirewallError(f"cannot open a probe socket in namespace of pid {pid}: {exc}") from None
-
-
-def ns_run(
-    pid: int, argv: list[str], stdin: str = "", timeout: float = 10.0
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["nsenter", f"--net=/proc/{pid}/ns/net", "--", *argv],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _checksum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = int(sum(struct.unpack(f"!{len(data) // 2}H", data)))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-
-def echo_request(ident: int, seq: int) -> bytes:
-    hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
-    payload = b"govnet-fw-probe"
-    return struct.pack("!BBHHH", 8, 0, _checksum(hdr + payload), ident, seq) + payload
-
-
-# state ---------------------------------------------------------------------------------------
-@dataclass
-class MemberState:
-    name: str
-    state: str = "active"  # active | drained | failed | ready (healthy, out of service)
-    sessions: int = 0
-    invalid: int = 0
-    pps: float = 0.0
-    bps: float = 0.0
-    since: float = field(default_factory=time.time)
-    _last: tuple[float, int, int] | None = None  # (t, rx packets, rx bytes)
-
-
-class Pair:
+class Pair(PairSteering, PairHealth, PairBalance, PairControl, Lifecycle):
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         plan: PairPlan,
         rundir: Path,
         *,
@@ -150,18 +101,6 @@ class Pair:
         self.history: list[dict[str, Any]] = []
         self.applies = 0
         self._started = 0.0
-
-    # lifecycle -----------------------------------------------------------------------------------
-    def __enter__(self) -> Pair:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
     def start(self) -> None:
         tmp = self.emu.temp_dir("fw")
@@ -240,112 +179,6 @@ class Pair:
             with contextlib.suppress(OSError):
                 self.socket_path.unlink()
 
-    # the table -----------------------------------------------------------------------------------
-    def _member_macs(self) -> dict[str, str]:
-        """MAC address of every member address a steering point uses (to tell members apart on a LAN)."""
-        want = {v.gateway for p in self.plan.points for v in p.via}
-        out: dict[str, str] = {}
-        for m in self.plan.names:
-            r = ns_run(self.emu.pid(m), ["ip", "-j", "addr"])
-            for link in json.loads(r.stdout or "[]"):
-                for a in link.get("addr_info", []):
-                    if a.get("local") in want:
-                        out[a["local"]] = link.get("address", "")
-        return out
-
-    def pin_ruleset(self, node: str) -> str:
-        """nftables at a steering point: a session stays on the member that saw its first packet.
-
-        A new connection is marked with the member it arrived from (incoming) or was sent to (outgoing,
-        chosen by the slot hash); every later packet carries that mark and is routed by the member's
-        own table (`ip rule fwmark`), so both directions of a session cross one member. When a member
-        leaves (failure, drain) its rule goes and its sessions fall back to the slot table; the member
-        that takes them over already holds their state (conntrackd)."""
-        p = next(x for x in self.plan.points if x.node == node)
-        shared_dev = len({v.dev for v in p.via}) < len(p.via)
-        pre, post = [], []
-        for i, v in enumerate(p.via):
-            mark = i + 1
-            if shared_dev:
-                pre.append(
-                    f"    ct state new ether saddr {self._macs.get(v.gateway, '00:00:00:00:00:00')} "
-                    f"ct mark set {mark}"
-                )
-                post.append(f"    ct mark 0 ct state new rt ip nexthop {v.gateway} ct mark set {mark}")
-            else:
-                pre.append(f'    ct state new iifname "{v.dev}" ct mark set {mark}')
-                post.append(f'    ct mark 0 ct state new oifname "{v.dev}" ct mark set {mark}')
-        return "\n".join(
-            [
-                "table ip govnet_steer {",
-                "  chain pre {",
-                "    type filter hook prerouting priority mangle; policy accept;",
-                *pre,
-                "    meta mark set ct mark",
-                "  }",
-                "  chain out {",
-                "    type route hook output priority mangle; policy accept;",
-                "    meta mark set ct mark",
-                "  }",
-                "  chain post {",
-                "    type filter hook postrouting priority mangle; policy accept;",
-                *post,
-                "  }",
-                "}",
-                "",
-            ]
-        )
-
-    def batch(self, node: str) -> str:
-        """The `ip -batch` text that puts the current slot table on one steering point."""
-        p = next(x for x in self.plan.points if x.node == node)
-        lines = []
-        for i, member in enumerate(self.table.slots):
-            v = p.via_for(member)
-            lines.append(f"nexthop replace id {NH_BASE + i} via {v.gateway} dev {v.dev}")
-        lines.append(
-            f"nexthop replace id {GROUP_ID} group "
-            + "/".join(str(NH_BASE + i) for i in range(len(self.table.slots)))
-        )
-        lines += [f"route replace {prefix} nhid {GROUP_ID}" for prefix in p.prefixes]
-        # per-member tables for pinned sessions; a member out of service loses its rule
-        installed = self._rules.setdefault(node, set())
-        for i, v in enumerate(p.via):
-            if i in installed:
-                lines.append(f"rule del fwmark {i + 1} lookup {PIN_TABLE + i}")
-                installed.discard(i)
-            lines += [
-                f"route replace {prefix} via {v.gateway} dev {v.dev} table {PIN_TABLE + i}"
-                for prefix in p.prefixes
-            ]
-            lines += [f"route replace throw {prefix} table {PIN_TABLE + i}" for prefix in p.own_side]
-            if self.members[v.member].state == "active":
-                lines.append(f"rule add fwmark {i + 1} lookup {PIN_TABLE + i} priority {PIN_TABLE + i}")
-                installed.add(i)
-        return "\n".join(lines) + "\n"
-
-    def apply(self) -> None:
-        """Write the table to every steering point at once (in parallel); errors name the point."""
-        with self._lock:
-            jobs = {p.node: self.batch(p.node) for p in self.plan.points}
-        errors: dict[str, str] = {}
-
-        def one(node: str, text: str) -> None:
-            r = ns_run(self.emu.pid(node), ["ip", "-force", "-batch", "-"], stdin=text)
-            if r.returncode != 0:
-                errors[node] = (r.stderr or r.stdout).strip()[-300:]
-
-        threads = [threading.Thread(target=one, args=kv) for kv in jobs.items()]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        self.applies += 1
-        if errors:
-            self.log(
-                f"fw: applying the slot table failed on {', '.join(errors)}: {next(iter(errors.values()))}"
-            )
-
     # operator actions ----------------------------------------------------------------------------
     def drain(self, member: str) -> dict[str, Any]:
         with self._lock:
@@ -408,269 +241,6 @@ class Pair:
                 "applies": self.applies,
             }
 
-    # probes --------------------------------------------------------------------------------------
-    def _open_probes(self) -> None:
-        self._probe_socks: list[
-            tuple[socket.socket, str, dict[str, str]]
-        ] = []  # (sock, owner, addr -> member)
-        for p in self.plan.points:
-            s = socket_in_netns(self.emu.pid(p.node), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            s.setblocking(False)
-            self._socks.append(s)
-            self._probe_socks.append((s, p.node, {v.gateway: v.member for v in p.via}))
-        for m in self.plan.members:
-            if not m.sync_addr:
-                continue
-            s = socket_in_netns(self.emu.pid(m.name), socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-            s.setblocking(False)
-            self._socks.append(s)
-            peers = {
-                o.sync_addr.split("/")[0]: o.name
-                for o in self.plan.members
-                if o.name != m.name and o.sync_addr
-            }
-            self._probe_socks.append((s, "sync:" + m.name, peers))
-
-    def _probe_loop(self) -> None:
-        seq = 0
-        ident = os.getpid() & 0xFFFF
-        while not self._stop.is_set():
-            tick = time.monotonic()
-            seq = (seq + 1) & 0xFFFF
-            pkt = echo_request(ident, seq)
-            for s, _owner, targets in self._probe_socks:
-                for addr in targets:
-                    with contextlib.suppress(OSError):
-                        s.sendto(pkt, (addr, 0))
-            deadline = tick + self.interval
-            while (left := deadline - time.monotonic()) > 0:
-                ready, _, _ = select.select([x[0] for x in self._probe_socks], [], [], left)
-                now = time.monotonic()
-                for s in ready:
-                    owner, targets = next((o, t) for x, o, t in self._probe_socks if x is s)
-                    while True:
-                        try:
-                            data, (src, _port) = s.recvfrom(2048)
-                        except (BlockingIOError, OSError):
-                            break
-                        ihl = (data[0] & 0x0F) * 4 if data else 0
-                        if len(data) < ihl + 8 or data[ihl] != 0:
-                            continue
-                        rid = struct.unpack("!H", data[ihl + 4 : ihl + 6])[0]
-                        if rid != ident or src not in targets:
-                            continue
-                        if owner.startswith("sync:"):
-                            self._sync_ok[(owner[5:], targets[src])] = now
-                        else:
-                            self._last_ok[(owner, targets[src])] = now
-            try:
-                self._judge()
-            except Exception as exc:  # the controller must outlive any one bad decision
-                self.log(f"fw controller: {exc}")
-
-    def _healthy(self, member: str) -> bool:
-        limit = self.misses * self.interval + self.interval / 2
-        now = time.monotonic()
-        return all(now - self._last_ok.get((p.node, member), 0.0) <= limit for p in self.plan.points)
-
-    def _judge(self) -> None:
-        limit = self.misses * self.interval + self.interval / 2
-        now = time.monotonic()
-        changed = False
-        for m in self.plan.names:
-            ages = {p.node: now - self._last_ok.get((p.node, m), 0.0) for p in self.plan.points}
-            dead_at = [n for n, a in ages.items() if a > limit]
-            ms = self.members[m]
-            if dead_at and len(dead_at) < len(ages):
-                self._alarm(f"probe_disagreement:{m}", member=m, silent_at=dead_at)
-            elif not dead_at:
-                self._clear(f"probe_disagreement:{m}")
-            if dead_at and ms.state == "active":
-                with self._lock:
-                    survivors = [x for x in self.plan.names if x != m and self.members[x].state == "active"]
-                    if not survivors:
-                        self._alarm("no_survivor", member=m)
-                        continue
-                    moved = self.table.remove(m, survivors)
-                    ms.state, ms.since = "failed", time.time()
-                changed = True
-                silent = max(ages[n] for n in dead_at)
-                self._event(
-                    "fw",
-                    action="failover",
-                    member=m,
-                    silent_s=round(silent, 3),
-                    moved_slots=len(moved),
-                    to=survivors,
-                )
-            elif not dead_at and ms.state == "failed":
-                ms.state, ms.since = "ready", time.time()
-                self._event(
-                    "fw",
-                    action="recovered",
-                    member=m,
-                    note="healthy again; 'govnet fw add' returns it to service",
-                )
-        if changed:
-            self.apply()
-        # sync LAN: every pair of healthy members must hear each other
-        health = self._sync_health()
-        if health["state"] == "dead":
-            self._alarm("sync_dead", pairs=health["dead_pairs"])
-            if sum(1 for s in self.members.values() if s.state == "active") > 1:
-                self._alarm("split_brain", note="members carry traffic without shared state")
-        else:
-            self._clear("sync_dead")
-            self._clear("split_brain")
-
-    def _sync_health(self) -> dict[str, Any]:
-        limit = max(1.0, self.misses * self.interval * 3)
-        now = time.monotonic()
-        dead = [
-            f"{a}->{b}"
-            for (a, b), t in self._sync_ok.items()
-            if now - t > limit and self._healthy(a) and self._healthy(b)
-        ]
-        return {"state": "dead" if dead else "ok", "dead_pairs": dead}
-
-    # measurement and balance ---------------------------------------------------------------------
-    def _sample_loop(self) -> None:
-        last_balance = time.monotonic()
-        last_parity = 0.0
-        while not self._stop.wait(self.sample_s):
-            try:
-                self._sample()
-                if self.sink is not None:
-                    self.sink(self.points())
-                now = time.monotonic()
-                if self.balance and now - last_balance >= self.rebalance_s:
-                    last_balance = now
-                    self._rebalance()
-                if now - last_parity >= 10.0:
-                    last_parity = now
-                    self._parity()
-            except Exception as exc:
-                self.log(f"fw sampler: {exc}")
-
-    def _sample(self) -> None:
-        sync_devs = {m.sync_dev for m in self.plan.members}
-        for m in self.plan.names:
-            ms = self.members[m]
-            pid = self.emu.pid(m)
-            pk = by = 0
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/net/dev").read_text().splitlines()[2:]:
-                    dev, _, rest = line.partition(":")
-                    dev = dev.strip()
-                    if dev == "lo" or dev in sync_devs:
-                        continue
-                    f = rest.split()
-                    by += int(f[0])
-                    pk += int(f[1])
-            t = time.monotonic()
-            if ms._last is not None:
-                dt = t - ms._last[0]
-                if dt > 0:
-                    a = 0.5  # EWMA over samples
-                    ms.pps = (1 - a) * ms.pps + a * max(0, pk - ms._last[1]) / dt
-                    ms.bps = (1 - a) * ms.bps + a * max(0, by - ms._last[2]) / dt
-            ms._last = (t, pk, by)
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                rows = Path(f"/proc/{pid}/net/stat/nf_conntrack").read_text().splitlines()[1:]
-                ms.sessions = int(rows[0].split()[0], 16)
-                invalid = sum(int(r.split()[4], 16) for r in rows if r.strip())
-                if ms._last and invalid - ms.invalid > 50 and ms.invalid:
-                    self._alarm(f"asymmetric_return:{m}", member=m, invalid_new=invalid - ms.invalid)
-                ms.invalid = invalid
-
-    def points(self) -> list[Point]:
-        """The `fw` measurement for every member, now (validated by the metric registry on write)."""
-        shares = self.table.shares()
-        total = sum(s.pps for s in self.members.values() if s.state == "active")
-        t_ns = time.time_ns()
-        return [
-            Point(
-                "fw",
-                {"node": m},
-                {
-                    "sessions": s.sessions,
-                    "pps": round(s.pps, 3),
-                    "bps": round(s.bps * 8, 1),
-                    "load_share": round(s.pps / total, 4) if total > 0 and s.state == "active" else 0.0,
-                    "slot_share": round(shares[m], 4),
-                    "in_service": s.state == "active",
-                    "healthy": self._healthy(m),
-                },
-                t_ns,
-            )
-            for m, s in self.members.items()
-        ]
-
-    def _rebalance(self) -> None:
-        with self._lock:
-            load = {m: s.pps for m, s in self.members.items() if s.state == "active"}
-            if sum(load.values()) < 200:  # too little traffic to judge
-                return
-            moved = self.table.rebalance(load)
-        if moved:
-            self.apply()
-            self._event(
-                "fw",
-                action="rebalance",
-                moved_slots=moved,
-                load_pps={k: round(v) for k, v in load.items()},
-                shares=self.table.shares(),
-            )
-
-    def _parity(self) -> None:
-        digests = {}
-        for m in self.plan.names:
-            r = ns_run(self.emu.pid(m), ["nft", "list", "table", "inet", "govnet"])
-            if r.returncode == 0:
-                body = "\n".join(x for x in r.stdout.splitlines() if "counter packets" not in x)
-                digests[m] = hashlib.sha256(body.encode()).hexdigest()[:16]
-        if len(set(digests.values())) > 1:
-            self._alarm("parity_drift", digests=digests)
-        else:
-            self._clear("parity_drift")
-
-    # control socket ------------------------------------------------------------------------------
-    def _serve(self, path: Path) -> None:
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(str(path))
-        os.chmod(path, 0o600)
-        srv.listen(8)
-        srv.settimeout(0.2)
-        self._server = srv
-        self.socket_path = path
-
-    def _serve_loop(self) -> None:
-        assert self._server is not None
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.settimeout(5)
-                try:
-                    req = json.loads(conn.makefile("r").readline() or "{}")
-                    op = req.get("op")
-                    if op == "status":
-                        reply: dict[str, Any] = {"ok": True, "status": self.status()}
-                    elif op == "drain":
-                        reply = {"ok": True, "result": self.drain(str(req.get("member", "")))}
-                    elif op == "add":
-                        reply = {"ok": True, "result": self.add(str(req.get("member", "")))}
-                    else:
-                        reply = {"ok": False, "error": f"unknown operation {op!r}"}
-                except (FirewallError, ValueError) as exc:
-                    reply = {"ok": False, "error": str(exc)}
-                with contextlib.suppress(OSError):
-                    conn.sendall((json.dumps(reply) + "\n").encode())
-
     # rulesets ------------------------------------------------------------------------------------
     def load_ruleset(self, text: str, source: str = "<ruleset>") -> None:
         """Replace the zone policy on every member, all or nothing.
@@ -723,61 +293,3 @@ class Pair:
             raise FirewallError(
                 f"conntrackd failed to restart on {member}: {(r.stderr or r.stdout).strip()[-300:]}"
             )
-
-    # events --------------------------------------------------------------------------------------
-    def _known(self, member: str) -> None:
-        if member not in self.members:
-            raise FirewallError(f"no firewall member named {member!r}; members: {', '.join(self.plan.names)}")
-
-    def _event(self, kind: str, **detail: Any) -> None:
-        rec = event(kind, sensor="fw-controller", **detail)
-        self.history.append(rec)
-        self.log(f"fw: {detail.get('action', kind)} {detail.get('member', '')}".rstrip())
-        if self.events is not None:
-            self.events.write(rec)
-
-    def _alarm(self, key: str, **detail: Any) -> None:
-        if key in self._alarms:
-            return
-        self._alarms.add(key)
-        self._event("fw", action="alarm", alarm=key.split(":")[0], **detail)
-
-    def _clear(self, key: str) -> None:
-        if key in self._alarms:
-            self._alarms.discard(key)
-            self._event("fw", action="alarm_cleared", alarm=key.split(":")[0])
-
-
-def request(
-    op: str, member: str = "", socket_path: str | None = None, timeout: float = 10.0
-) -> dict[str, Any]:
-    """Ask the running pair controller (found through the emulation's state file) to act."""
-    path = socket_path
-    if path is None:
-        from topology.emulator.state import active_records
-
-        recs = [r for r in active_records() if r.get("fw_socket")]
-        if not recs:
-            raise FirewallError(
-                "no running emulation has a firewall pair controller; start one with "
-                "'sudo govnet topo up' (a model with firewall_members >= 2) or 'govnet lab run ...'"
-            )
-        path = str(recs[0]["fw_socket"])
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect(path)
-        s.sendall((json.dumps({"op": op, "member": member}) + "\n").encode())
-        reply = json.loads(s.makefile("r").readline() or "{}")
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FirewallError(f"the pair controller at {path} did not answer: {exc}") from None
-    finally:
-        s.close()
-    if not reply.get("ok"):
-        raise FirewallError(str(reply.get("error", "the controller refused")))
-    return dict(reply)
-
-
-def member_devices(emu: Any, member: str) -> list[str]:
-    r = ns_run(emu.pid(member), ["ip", "-j", "link"])
-    return [x["ifname"] for x in json.loads(r.stdout or "[]") if x.get("ifname") != "lo"]

@@ -23,9 +23,12 @@ import pytest
 
 from apps.approval import ApprovalService, Limits, Mailer
 from apps.clock import SystemClock
-from apps.lab import parse_traffic, points, schedule, server_numbers, to_wall
+from apps.lab_numbers import points, server_numbers
+from apps.lab_traffic import parse_traffic, schedule, to_wall
 from apps.portal import Portal, make_portal_server
-from apps.replay import PlanError, Replayer, summarise
+from apps.replay import Replayer
+from apps.replay_plan import PlanError
+from apps.replay_summary import summarise
 from apps.smtp import SmtpSink
 from apps.web import serve_in_thread
 from govnet.children import die_with_parent

@@ -17,7 +17,7 @@ from backup_hsm import (
     TierFullError,
     VirtualClock,
 )
-from backup_hsm.store import sha256
+from backup_hsm.store_media import sha256
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from ids_craft import get, http, post, scan, sids, timed, write
 
 from ids.nids import DetectorConfig, Engine, Limits, decode, default_rules_path, load_rules, parse_rules
 from ids.nids.pcre import LIMIT, Regex, _Code, _pcre2, to_re2
-from ids.nids.rules import Content, parse_rule
+from ids.nids.rules import parse_rule
+from ids.nids.ruletypes import Content
 
 GOVNET = Path(sys.executable).parent / "govnet"
 if not GOVNET.exists():

@@ -10,7 +10,8 @@ import pytest
 
 from govnet.errors import GovnetError, RuleError
 from ids.nids import DetectorConfig, Engine, decode, default_rules_path, load_rules, parse_rule, parse_rules
-from ids.nids.rules import CLASSTYPES, flags_match
+from ids.nids.ruleoptions import flags_match
+from ids.nids.ruletypes import CLASSTYPES
 
 
 def _pkt(src: str, dst: str, sport: int, dport: int, flags: str = "S", payload: bytes = b"") -> Any:
