@@ -10,8 +10,8 @@ demo: setup
 	$(BIN)/govnet lab run baseline
 
 lint: setup
-	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
-	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
+	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids cli tests bench fuzz
+	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids cli tests bench fuzz
 	$(BIN)/mypy
 
 test: setup lint
