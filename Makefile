@@ -10,9 +10,10 @@ demo: setup
 	$(BIN)/govnet lab run baseline
 
 lint: setup
-	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
-	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids tests bench fuzz
+	$(BIN)/ruff check govnet topology labs monitors backup_hsm apps capacity firewall ids cli tests bench fuzz
+	$(BIN)/ruff format --check govnet topology labs monitors backup_hsm apps capacity firewall ids cli tests bench fuzz
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-logo  # the layering contracts in pyproject.toml (docs/layers.md)
 
 test: setup lint
 	$(BIN)/python -m pytest -q

@@ -1,7 +1,8 @@
 """Tiered disk/optical/tape HSM backup scheduler (issue 8).
 
 Public surface: `Hsm` (the store: open, put, read, migrate, apply a policy, recall, verify),
-`parse_policy` (20/80, 20/80+30/70, age:DAYS), `VirtualClock`, the device models, `simulate`, the
+`parse_policy` (20/80, 20/80+30/70, age:DAYS), `VirtualClock`, the device models, `simulate`
+(and `run_simulation` from plain parameters), the
 backup jobs, scheduler and restore drills, tape reclamation (`reclaim`), the HSM as a file store for
 services (`backup_hsm.files.HsmFiles`, govnet.filestore's contract; not imported here, as
 `python -m backup_hsm.files` runs it) and the off-site copy's plan (`plan_offsite`; the
@@ -16,7 +17,7 @@ from backup_hsm.errors import HsmError, HsmInputError, IntegrityError, TierFullE
 from backup_hsm.offsite import TransferPlan, plan_offsite
 from backup_hsm.placement import AgeThreshold, HotCold, Policy, parse_policy
 from backup_hsm.reclaim import ReclaimResult, candidates, reclaim
-from backup_hsm.report import format_report, simulate_cli
+from backup_hsm.report import format_report, run_simulation
 from backup_hsm.sim import SimConfig, simulate
 from backup_hsm.store import Hsm
 
@@ -51,6 +52,6 @@ __all__ = [
     "plan_offsite",
     "reclaim",
     "run_drills",
+    "run_simulation",
     "simulate",
-    "simulate_cli",
 ]

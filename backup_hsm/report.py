@@ -1,8 +1,8 @@
-"""The `govnet hsm simulate` glue: arguments -> SimConfig, and the report as text."""
+"""A long-horizon run from plain parameters (`govnet hsm simulate`'s options) -> SimConfig, and the
+report as text."""
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from typing import Any
 
@@ -17,13 +17,26 @@ def _tb(name: str, value: float | None) -> float | None:
     return value
 
 
-def simulate_cli(args: argparse.Namespace) -> dict[str, Any]:
-    """Run the simulation the command line asks for."""
+def run_simulation(
+    *,
+    files: int,
+    days: int,
+    policy: str,
+    seed: int,
+    growth: float,
+    mean_mb: float,
+    reads: float,
+    disk_tb: float | None = None,
+    optical_tb: float | None = None,
+    tape_tb: float | None = None,
+) -> dict[str, Any]:
+    """Simulate `files` files over `days` days under `policy` (see `SimConfig`); a capacity in TB
+    replaces the device model's (None: its default); a non-positive one is an `HsmInputError`."""
     lib = Library()
     disk_tb, optical_tb, tape_tb = (
-        _tb("disk-tb", args.disk_tb),
-        _tb("optical-tb", args.optical_tb),
-        _tb("tape-tb", args.tape_tb),
+        _tb("disk-tb", disk_tb),
+        _tb("optical-tb", optical_tb),
+        _tb("tape-tb", tape_tb),
     )
     if disk_tb:
         lib = replace(lib, disk=replace(lib.disk, capacity_bytes=int(disk_tb * TB)))
@@ -35,13 +48,13 @@ def simulate_cli(args: argparse.Namespace) -> dict[str, Any]:
         carts = max(1, int(tape_tb * TB // lib.tape.cartridge_bytes))
         lib = replace(lib, tape=replace(lib.tape, cartridges=carts))
     cfg = SimConfig(
-        files=args.files,
-        days=args.days,
-        policy=args.policy,
-        seed=args.seed,
-        growth=args.growth,
-        mean_mb=args.mean_mb,
-        reads_per_file_day=args.reads,
+        files=files,
+        days=days,
+        policy=policy,
+        seed=seed,
+        growth=growth,
+        mean_mb=mean_mb,
+        reads_per_file_day=reads,
         library=lib,
     )
     return simulate(cfg)

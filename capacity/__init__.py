@@ -9,12 +9,12 @@ against measured link loads).
 
 from capacity.demands import CLASSES, Demand, TrafficClass, builtin_demands, load_demands
 from capacity.plot import write_plot
-from capacity.simulate import Failure, LinkResult, Result, Simulator, simulate
+from capacity.simulate import Failure, LinkResult, Result, Simulator, resolve_failure, simulate
 from capacity.solve import erlang_b, max_min
 from capacity.storage import storage_report, whatif_growth
 from capacity.sweep import Spec, Sweep, load_sweep, run_sweep
 from capacity.validate import Comparison, compare_links
-from capacity.whatif import WhatIf, resolve_failure, run_whatif
+from capacity.whatif import WhatIf, run_whatif
 
 __all__ = [
     "CLASSES",

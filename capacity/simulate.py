@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
-from capacity.demands import CLASSES, Demand
+from capacity.demands import CLASSES, Demand, suggest
 from capacity.routing import Route, Router
 from capacity.solve import F, I, erlang_b, max_min, reduced_load
+from govnet.errors import WhatIfError
 from topology.model import Network
 from topology.reach import zone_allows
 
@@ -111,10 +112,22 @@ class Result:
         raise KeyError(name)
 
 
+def resolve_failure(net: Network, name: str) -> Failure:
+    """A link name (core1--core2), a member (fw-inner--core1#1), a bundle (fw-inner--core1) or a node."""
+    for i, lk in enumerate(net.links):
+        if lk.name == name:
+            return Failure(name, links=frozenset({i}))
+    bundle = frozenset(i for i, lk in enumerate(net.links) if lk.name.split("#")[0] == name)
+    if bundle:
+        return Failure(name, links=bundle)
+    if any(n.name == name for n in net.nodes):
+        return Failure(name, nodes=frozenset({name}))
+    valid = [lk.name for lk in net.links] + [n.name for n in net.nodes if not n.is_host]
+    raise WhatIfError(f"--fail {name}: no such link, member or node{suggest(name, valid)}")
+
+
 def simulate(net: Network, demands: Sequence[Demand], failures: Iterable[Failure | str] = ()) -> Result:
     """Route the demands on the model (with failures applied), admit calls, share links; see module doc."""
-    from capacity.whatif import resolve_failure
-
     fs = [f if isinstance(f, Failure) else resolve_failure(net, f) for f in failures]
     sim = Simulator(net, demands)
     merged = Failure(

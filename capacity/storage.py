@@ -1,8 +1,8 @@
 """Storage horizon of a what-if: the HSM long-horizon simulation on the what-if's growth.
 
 `capacity` may not import `backup_hsm` (ARCHITECTURE.md), so the simulation is passed in: the CLI
-hands `storage_report` a `run_hsm(params) -> report` callable (backup_hsm's `simulate_cli` on a
-Namespace of `params`); this module only maps the growth and reads the report dict.
+hands `storage_report` a `run_hsm(params) -> report` callable (backup_hsm's `run_simulation` with
+`params` as its keyword arguments); this module only maps the growth and reads the report dict.
 
 The mapping: the documents the HSM tiers keep are written by the file, OA and approval classes.
 New data per day grows as the upload traffic of those classes to the servers does (user -> server

@@ -15,7 +15,15 @@ import numpy as np
 import yaml
 
 from capacity.demands import CLASSES, Demand, builtin_demands, scale, suggest
-from capacity.simulate import BLOCKING_LIMIT, Failure, LinkResult, Result, Simulator, calls_needed
+from capacity.simulate import (
+    BLOCKING_LIMIT,
+    Failure,
+    LinkResult,
+    Result,
+    Simulator,
+    calls_needed,
+    resolve_failure,
+)
 from capacity.solve import F
 from govnet.errors import WhatIfError
 from topology.model import Network
@@ -23,20 +31,6 @@ from topology.model import Network
 STANDARD_RATES = (10, 100, 1000, 10000)
 # relative price of one link (both ports and optics) at each rate: used only to rank upgrades
 PRICE = {10: 1.0, 100: 2.0, 1000: 5.0, 10000: 20.0}
-
-
-def resolve_failure(net: Network, name: str) -> Failure:
-    """A link name (core1--core2), a member (fw-inner--core1#1), a bundle (fw-inner--core1) or a node."""
-    for i, lk in enumerate(net.links):
-        if lk.name == name:
-            return Failure(name, links=frozenset({i}))
-    bundle = frozenset(i for i, lk in enumerate(net.links) if lk.name.split("#")[0] == name)
-    if bundle:
-        return Failure(name, links=bundle)
-    if any(n.name == name for n in net.nodes):
-        return Failure(name, nodes=frozenset({name}))
-    valid = [lk.name for lk in net.links] + [n.name for n in net.nodes if not n.is_host]
-    raise WhatIfError(f"--fail {name}: no such link, member or node{suggest(name, valid)}")
 
 
 def site_names(net: Network) -> dict[str, str]:

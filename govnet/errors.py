@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import dataclass
 
 
@@ -28,9 +29,21 @@ class Problem:
 
 def _show(value: object) -> str:
     """The offending value, bounded *while* its repr is built (a huge value is never echoed whole)."""
-    from govnet.safeload import bounded_repr
-
     return bounded_repr(value, 80)
+
+
+_REPR = reprlib.Repr()
+_REPR.maxstring = 60
+_REPR.maxother = 60
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 5
+_REPR.maxlevel = 3
+
+
+def bounded_repr(value: object, limit: int = 80) -> str:
+    """repr(value) cut to about `limit` characters *while it is built* (a 5 MB string or an expanded
+    alias bomb is never turned into text whole)."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class GovnetError(Exception):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import reprlib
 import stat
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from typing import Any
 import yaml
 
 from govnet.errors import ModelError, Problem
+from govnet.errors import bounded_repr as bounded_repr  # its home is errors (Problem uses it)
 
 MAX_BYTES = 16 * 1024 * 1024
 MAX_NODES = 1_000_000
@@ -48,20 +48,6 @@ def limits() -> tuple[int, int, int]:
         _limit("GOVNET_MAX_INPUT_NODES", MAX_NODES),
         _limit("GOVNET_MAX_INPUT_DEPTH", MAX_DEPTH),
     )
-
-
-_REPR = reprlib.Repr()
-_REPR.maxstring = 60
-_REPR.maxother = 60
-_REPR.maxlist = _REPR.maxtuple = _REPR.maxset = _REPR.maxdict = 5
-_REPR.maxlevel = 3
-
-
-def bounded_repr(value: object, limit: int = 80) -> str:
-    """repr(value) cut to about `limit` characters *while it is built* (a 5 MB string or an expanded
-    alias bomb is never turned into text whole)."""
-    text = _REPR.repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _fail(source: str, message: str, fix: str, where: str = "") -> ModelError:

@@ -110,7 +110,7 @@ def test_sigkill_during_ingest_then_resume_is_exactly_once(tmp_path: Path) -> No
     log.write_text(lines(0, 25_000))
     expected = sum(1 for _ in parse_file(log, "sshd", year=2026))
     led = tmp_path / "l.db"
-    cmd = [sys.executable, "-m", "govnet.cli", "audit", "ingest", "--kind", "sshd", str(log)]
+    cmd = [sys.executable, "-m", "cli", "audit", "ingest", "--kind", "sshd", str(log)]
     cmd += ["--ledger", str(led), "--year", "2026"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from govnet.cli import main
+from cli.main import main
 from ids.audit import Auditor, Ledger, LoginEvent, Policy
 from ids.audit.logline import SyslogYear, split_prefix
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
 from govnet import events
-from govnet.cli import main
 from govnet.metrics import validate
 from ids.audit import Activity, Auditor, Ledger, LoginEvent, Policy, Profiles
 

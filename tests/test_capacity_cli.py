@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-GOVNET = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "govnet")
+# what the `govnet` script runs (cli.main:main), whatever the venv's path
+GOVNET = [sys.executable, "-m", "cli"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([GOVNET, "whatif", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([*GOVNET, "whatif", *args], capture_output=True, text=True, timeout=60)
 
 
 def test_json_contract_with_n_1() -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from capacity import Demand, Failure, Simulator, erlang_b, simulate
-from capacity.whatif import n_minus_1, resolve_failure
+from capacity.simulate import resolve_failure
+from capacity.whatif import n_minus_1
 from topology import load_model, load_model_text
 from topology.model import Link, Network, Node
 

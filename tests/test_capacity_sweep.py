@@ -14,7 +14,8 @@ from capacity.sweep import Spec, load_sweep, parse_specs, run_spec, run_sweep
 from govnet.errors import WhatIfError
 from topology import dump_model_yaml, load_model
 
-GOVNET = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "govnet")
+# what the `govnet` script runs (cli.main:main), whatever the venv's path
+GOVNET = [sys.executable, "-m", "cli"]
 SMALL = load_model("small")
 SPECS: list[dict[str, Any]] = [
     {"name": "base"},
@@ -112,7 +113,7 @@ def test_cli_sweep_json_and_exit_code(tmp_path: Path) -> None:
     f = tmp_path / "s.yaml"
     f.write_text("- {name: a, grow: {file: 20}}\n- {name: b, fail: [core1--core2]}\n")
     p = subprocess.run(
-        [GOVNET, "whatif", "small", "--sweep", str(f), "--workers", "2", "--json"],
+        [*GOVNET, "whatif", "small", "--sweep", str(f), "--workers", "2", "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -123,7 +124,7 @@ def test_cli_sweep_json_and_exit_code(tmp_path: Path) -> None:
     for r in out["whatifs"]:
         assert {"name", "worst_link", "utilisation", "saturated", "unroutable", "error"} <= set(r)
     f.write_text("- {name: a, fail: [core1--core9]}\n")
-    p = subprocess.run([GOVNET, "whatif", "small", "--sweep", str(f)], capture_output=True, text=True)
+    p = subprocess.run([*GOVNET, "whatif", "small", "--sweep", str(f)], capture_output=True, text=True)
     assert p.returncode == 1 and "did you mean core1--core2" in p.stdout
 
 
@@ -136,5 +137,5 @@ def test_cli_sweep_json_and_exit_code(tmp_path: Path) -> None:
     ],
 )
 def test_cli_sweep_bad_inputs(args: list[str], needle: str) -> None:
-    p = subprocess.run([GOVNET, "whatif", "small", *args], capture_output=True, text=True, timeout=60)
+    p = subprocess.run([*GOVNET, "whatif", "small", *args], capture_output=True, text=True, timeout=60)
     assert p.returncode == 2 and needle in p.stderr and "Traceback" not in p.stderr

@@ -12,18 +12,19 @@ from pathlib import Path
 
 import pytest
 
-GOVNET = Path(sys.executable).parent / "govnet"
-if not GOVNET.exists():
-    GOVNET = Path("/work/main/.venv/bin/govnet")
+# what the `govnet` script runs (cli.main:main), whatever the venv's path
+GOVNET = [sys.executable, "-m", "cli"]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def govnet(*args: str, cwd: Path | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p)  # any cwd
     if tmp is not None:  # whatever a verb might write goes to the test's folder, not the checkout
         env["GOVNET_VAR"] = str(tmp / "var")
         env["GOVNET_RUNS"] = str(tmp / "runs")
     return subprocess.run(
-        [str(GOVNET), *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env, check=False
+        [*GOVNET, *args], capture_output=True, text=True, timeout=60, cwd=cwd, env=env, check=False
     )
 
 
@@ -140,3 +141,15 @@ def test_bad_traffic_section_fails_before_the_emulator(tmp_path: Path) -> None:
     ):
         assert any(line.startswith(f"{lab}: {where}:") for line in lines), (where, lines)
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_govnet_script_is_cli_main() -> None:
+    """pyproject's `govnet` script names the function these tests run with `python -m cli`."""
+    import importlib
+    import tomllib
+
+    from cli.main import main
+
+    target = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["govnet"]
+    module, _, func = target.partition(":")
+    assert getattr(importlib.import_module(module), func) is main

@@ -32,7 +32,7 @@ from capacity.demands import load_demands  # noqa: E402
 from ids.hids.lab import LabHids  # noqa: E402
 from topology import load_model  # noqa: E402
 
-GOVNET = [sys.executable, "-m", "govnet.cli"]
+GOVNET = [sys.executable, "-m", "cli"]
 
 
 def test_workday_lab_drives_traffic_and_reports_it(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ from firewall.plan import pair_plan  # noqa: E402
 from topology import load_model  # noqa: E402
 
 PORTAL = "10.50.0.11"
-GOVNET = [sys.executable, "-m", "govnet.cli"]
+GOVNET = [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from backup_hsm import (
 from backup_hsm.backup import RETENTION, SITES
 from backup_hsm.clock import DAY_S
 from backup_hsm.drills import make_sample, tree_digest
-from govnet.cli import main
+from cli.main import main
 
 
 def test_drills_pass_and_are_timed(tmp_path: Path) -> None:

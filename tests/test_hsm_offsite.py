@@ -20,7 +20,7 @@ import pytest
 from backup_hsm import BackupStore, HsmInputError, Job, VirtualClock, Window
 from backup_hsm.offsite import plan_offsite
 from backup_hsm.transfer import TransferError, TransferResult, pull, read_key, serve_file
-from govnet.cli import main
+from cli.main import main
 from topology import load_model
 
 ROOT = Path(__file__).resolve().parent.parent

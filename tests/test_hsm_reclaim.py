@@ -28,7 +28,7 @@ from backup_hsm import (
 )
 from backup_hsm.archive import HEAD_SIZE
 from backup_hsm.clock import DAY_S
-from govnet.cli import main
+from cli.main import main
 
 KILLS = 12
 

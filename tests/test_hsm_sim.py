@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from govnet.cli import main
+from cli.main import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]

@@ -10,13 +10,12 @@ from pathlib import Path
 
 from ids_craft import ATTACKER, PORTAL, get, syn, timed, write
 
-GOVNET = Path(sys.executable).parent / "govnet"
-if not GOVNET.exists():
-    GOVNET = Path("/work/main/.venv/bin/govnet")
+# what the `govnet` script runs (cli.main:main), whatever the venv's path
+GOVNET = [sys.executable, "-m", "cli"]
 
 
 def govnet(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(GOVNET), *args], capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([*GOVNET, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def _no_traceback(r: subprocess.CompletedProcess[str]) -> None:

@@ -18,7 +18,7 @@ from ids_craft import ATTACKER, PORTAL, get, http, scan, sids, timed
 from scapy.all import IP, TCP, Ether, Raw, fragment, wrpcap
 from scapy.utils import PcapNgWriter
 
-from govnet.cli import main
+from cli.main import main
 from ids.nids import PcapWriter, load_rules, read_pcap, scan_pcap
 from ids.nids.detectors import DetectorConfig
 
@@ -124,7 +124,7 @@ def test_ctrl_c_keeps_the_alerts_written_so_far(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     eve = tmp_path / "eve.json"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "govnet.cli", "ids", "scan", str(fifo), "--events", str(eve), "--json"],
+        [sys.executable, "-m", "cli", "ids", "scan", str(fifo), "--events", str(eve), "--json"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from govnet.cli import main
+from cli.main import main
 from topology import Network, load_model, load_model_text, reference_model_path
 from topology.reach import expected_reach
 

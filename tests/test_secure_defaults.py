@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from backup_hsm import BackupStore, Hsm, Job, VirtualClock
-from govnet import cli, signals
-from govnet.cli import main
+from cli import hsm as cli_hsm
+from cli.main import main
+from govnet import signals
 from govnet.events import EventLog
 from govnet.secure import private_dir, private_file, write_private
 from ids.audit import Ledger
@@ -108,7 +109,7 @@ def test_interrupted_offline_command_says_so(
         raise KeyboardInterrupt
 
     monkeypatch.setattr(signals, "_TORN_DOWN", [])
-    monkeypatch.setattr(cli, "cmd_hsm_status", interrupted)
+    monkeypatch.setattr(cli_hsm, "cmd_hsm_status", interrupted)
     rc, _, err = run(capsys, "hsm", "status")
     assert rc == 130 and "nothing was running that needed tearing down" in err and "torn down:" not in err
     signals.note_torn_down("emulation of small")

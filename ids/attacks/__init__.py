@@ -21,13 +21,12 @@ Password guessing must target lab accounts of lab sshd instances only (`ids.labs
 """
 
 from ids.attacks.packets import PAYLOADS, SCAN_FLAGS, parse_ports, scan_packets, web_packets, web_requests
+from ids.attacks.target import AttackError, check_target
 from ids.attacks.tools import (
     WEB_PORTS,
     Attack,
-    AttackError,
     AttackResult,
     Runner,
-    check_target,
     hping3_syn_flood,
     hydra_ssh,
     hydra_web,

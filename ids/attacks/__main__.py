@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from ids.attacks.packets import scan_packets, send_socket, web_packets, web_requests
-from ids.attacks.tools import WEB_PORTS, AttackError, check_target, scapy_web
+from ids.attacks.target import AttackError, check_target
+from ids.attacks.tools import WEB_PORTS, scapy_web
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from ids.attacks.tools import AttackError, check_target
+from ids.attacks.target import AttackError, check_target
 
 SCAN_FLAGS = {"syn": "S", "null": "", "xmas": "FPU", "fin": "F", "udp": None}
 

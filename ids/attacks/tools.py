@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import random
 import re
 import shlex
@@ -15,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from govnet.errors import IdsError
+from ids.attacks.packets import PAYLOADS, SCAN_FLAGS, parse_ports
+from ids.attacks.target import AttackError as AttackError
+from ids.attacks.target import check_target as check_target
 
 Runner = Callable[[str], str]  # e.g. a Mininet node's `cmd`
 WEB_PORTS = {"oa": 8080, "approval": 8081}
@@ -53,28 +54,6 @@ _WORDS = (
 _SUFFIXES = ("", "1", "123", "!", "2025", "2026", "@1", "#", "88", "666")
 _ATTEMPT = re.compile(r'^\[(?P<re>RE-)?ATTEMPT\] target \S+ - login "(?P<user>.*)" - pass "(?P<pw>.*)" - ')
 _FOUND = re.compile(r"^\[\d+\]\[[\w-]+\] host: \S+\s+login: (?P<user>.*?)\s+password: (?P<pw>.*)$")
-
-
-class AttackError(IdsError):
-    """An attack was asked with a bad target or parameters; nothing was run."""
-
-    exit_code = 2
-
-
-def check_target(target: str, *, allow_public: bool = False) -> str:
-    """The target as a normalised IP literal; refuses names, unusable and (by default) public addresses."""
-    try:
-        ip = ipaddress.ip_address(target)
-    except ValueError:
-        raise AttackError(f"attack target must be an IP address the lab gave you, not {target!r}") from None
-    if ip.is_unspecified or ip.is_multicast or str(ip) == "255.255.255.255":
-        raise AttackError(f"attack target {ip} is not a single host")
-    if not (ip.is_private or ip.is_loopback) and not allow_public:
-        raise AttackError(
-            f"attack target {ip} is a public address; labs attack lab addresses only "
-            "(pass allow_public=True only for a network you own)"
-        )
-    return str(ip)
 
 
 @dataclass(frozen=True)
@@ -287,8 +266,6 @@ def scapy_scan(
     allow_public: bool = False,
 ) -> Attack:
     """scapy probes (`python -m ids.attacks scan`) of kind syn, null, xmas, fin or udp, seeded order."""
-    from ids.attacks.packets import SCAN_FLAGS, parse_ports
-
     if kind not in SCAN_FLAGS:
         raise AttackError(f"scan kind must be one of {', '.join(SCAN_FLAGS)}, not {kind!r}")
     parse_ports(ports)
@@ -322,8 +299,6 @@ def scapy_web(
 ) -> Attack:
     """Malicious requests to the approval portal (`python -m ids.attacks web`): over a real TCP
     connection (`via="socket"`, the portal answers), as lone crafted segments (`"raw"`), or both."""
-    from ids.attacks.packets import PAYLOADS
-
     bad = [k for k in kinds if k not in PAYLOADS]
     if bad or not kinds:
         raise AttackError(f"payload kinds must be among {sorted(PAYLOADS)} (got {list(kinds)})")

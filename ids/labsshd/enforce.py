@@ -1,5 +1,8 @@
 """Enforcement on a lab sshd: the `ids.audit` hook for account locks and source blocks.
 
+It takes any decision with `kind`, `subject`, `at` and `until` (`ids.audit.policy.Decision` is one),
+so the lab sshd does not import the audit that drives it (docs/layers.md: no import circles).
+
     enforcer = LabSshdEnforcer(lab)               # lab: a running LabSshd
     auditor = Auditor(policy, ledger=ledger, hooks=[enforcer])
     enforcer.start()                              # unlocks / unblocks when the decision's `until` passes
@@ -26,10 +29,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from ids.audit.policy import Decision
 from ids.labsshd.accounts import LabSshdError
 from ids.labsshd.daemon import LabSshd
+
+
+class Decision(Protocol):
+    """What `LabSshdEnforcer.apply` reads of an audit decision."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def subject(self) -> str: ...
+    @property
+    def at(self) -> float: ...
+    @property
+    def until(self) -> float | None: ...
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
 import json
 import os
 import pwd
@@ -41,10 +42,14 @@ from pathlib import Path
 from typing import Any
 
 from govnet.children import die_with_parent
-from ids.audit.records import iso
 from ids.labsshd.accounts import LabSshdError
 from ids.labsshd.config import ETC_BINDS, RECORD_BINDS, SSHD, Layout
 from ids.labsshd.procs import mnt_ns, processes_in
+
+
+def iso(ts: float) -> str:
+    """The high-precision syslog stamp of a log line (RFC 3339, UTC, µs), as ids.audit reads it."""
+    return _dt.datetime.fromtimestamp(ts, _dt.UTC).isoformat(timespec="microseconds")
 
 
 def write_status(layout: Layout, **fields: Any) -> None:

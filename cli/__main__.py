@@ -1,0 +1,5 @@
+"""`python -m cli`: the same as the `govnet` command."""
+
+from cli.main import _entry
+
+_entry()

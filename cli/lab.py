@@ -1,0 +1,62 @@
+"""`govnet lab` (run, list): lab scenarios."""
+
+from __future__ import annotations
+
+import argparse
+
+from cli.common import Subparsers, progress, say
+
+
+def cmd_lab_run(args: argparse.Namespace) -> int:
+    from labs import run_lab
+
+    result = run_lab(args.lab, model=args.model, log=progress)
+    say(result.summary)
+    say(f"report: {result.report}")
+    return 0 if result.ok else 1
+
+
+def cmd_lab_list(_args: argparse.Namespace) -> int:
+    from labs import list_labs
+
+    for name, desc in list_labs():
+        say(f"{name:16} {desc}")
+    return 0
+
+
+def register(sub: Subparsers) -> None:
+    """Add `lab` to the `govnet` subcommands."""
+    lab = sub.add_parser(
+        "lab",
+        help="lab scenarios: bring up, drive, check, report, tear down",
+        epilog="example: sudo govnet lab run baseline",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lsub = lab.add_subparsers(dest="lab_cmd", metavar="VERB")
+    r = lsub.add_parser(
+        "run",
+        help="run a lab scenario and write a report",
+        description="Bring the scenario's network up, run its parts, write runs/<time>-<name>/report.md, "
+        "tear everything down.",
+        epilog="scenario keys (labs/scenarios/*.yaml):\n"
+        "  name, description, model        what and where\n"
+        "  checks: [reachability, rates, heal]\n"
+        "  monitor: true                   metrics store, SNMP, host agents, device CLI\n"
+        "  ids: true                       NIDS on the pair's links and the DMZ; blocks to the firewalls\n"
+        "  validate: true                  flow simulator vs emulator on the same flows\n"
+        "  traffic: {start_hour, hours, day_minutes, seed, clients, background, limits_hours}\n"
+        "                                  a compressed working day of OA/approval users and voice/video\n"
+        "  offsite: {size_mb, share}       the off-site backup copy across the network, verified\n"
+        "examples:\n"
+        "  sudo govnet lab run workday      # small model, about 1.5 min\n"
+        "  sudo govnet lab run baseline     # the reference network, about 6 min",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    r.add_argument("lab", help="scenario name (see 'govnet lab list') or a scenario YAML file")
+    r.add_argument("--model", help="override the scenario's model (file or bundled name)")
+    r.set_defaults(func=cmd_lab_run)
+    ls = lsub.add_parser("list", help="the bundled scenarios")
+    ls.set_defaults(func=cmd_lab_list)
+    lab.set_defaults(func=None, _parser=lab)
+    for parser in (r, ls):
+        parser.set_defaults(_parser=parser)

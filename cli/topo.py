@@ -1,0 +1,173 @@
+"""`govnet topo` (check, show, up, caps) and `govnet clean`: the network model and its emulation."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from collections import Counter
+
+from cli.common import MODEL_HELP, Subparsers, progress, say
+from govnet.errors import GovnetError, NotRootError
+
+EPILOG_TOPO = """examples:
+  govnet topo check                          # validate the reference model
+  govnet topo check my-city.yaml             # validate your own model (exit 2 + one line per problem)
+  govnet topo show --json | jq '.nodes | length'
+  govnet topo show small --yaml > my.yaml    # a normalised copy to edit
+  sudo govnet topo up small --check          # build it in Mininet, verify, tear down
+  sudo govnet topo up --cli                  # the reference network with Mininet's CLI
+"""
+
+
+def cmd_topo_check(args: argparse.Namespace) -> int:
+    from topology import load_model
+
+    net = load_model(args.model)
+    kinds = Counter(n.kind for n in net.nodes)
+    say(
+        f"{args.model or 'weihai (reference)'}: valid — {len(net.nodes)} nodes "
+        f"({', '.join(f'{v} {k}' for k, v in sorted(kinds.items()))}), {len(net.links)} links, "
+        f"{len(net.vlans)} VLANs"
+    )
+    return 0
+
+
+def cmd_topo_show(args: argparse.Namespace) -> int:
+    from topology import dump_model_yaml, load_model
+
+    net = load_model(args.model)
+    if args.json:
+        say(json.dumps(net.to_dict(), indent=1))
+    elif args.yaml:
+        sys.stdout.write(dump_model_yaml(net))
+    else:
+        say(f"model {net.name}: {len(net.nodes)} nodes, {len(net.links)} links")
+        for kind, count in sorted(Counter(n.kind for n in net.nodes).items()):
+            say(f"  {kind:13} {count}")
+        say("links (kind, rate Mbit/s: count):")
+        for (kind, bw), count in sorted(Counter((lk.kind, lk.bw_mbps) for lk in net.links).items()):
+            say(f"  {kind:13} {bw:>7g}: {count}")
+        say("VLANs:")
+        for v in net.vlans:
+            sites = sum(1 for lan in net.lans if lan.vlan == v.name)
+            say(
+                f"  {v.id:>4} {v.name:12} {v.subnet:16} zone {v.zone:11} {sites} site(s)"
+                f"{'' if v.routed else ' (not routed)'}"
+            )
+    return 0
+
+
+def cmd_topo_caps(_args: argparse.Namespace) -> int:
+    from topology.emulator import detect
+
+    caps = detect()
+    say(caps.table())
+    if not caps.root:
+        say("(run as root to probe the kernel)")
+    return 0
+
+
+def cmd_topo_up(args: argparse.Namespace) -> int:
+    from govnet.rundir import create_run_dir
+    from govnet.signals import interrupts_on_signals
+    from topology import load_model
+    from topology.emulator import Emulation, detect, run_checks
+
+    net = load_model(args.model)
+    if os.geteuid() != 0:
+        raise NotRootError("the emulator needs root (network namespaces): run 'sudo govnet topo up ...'")
+    run = create_run_dir(f"topo-{net.name}")
+    say(f"run directory: {run}")
+    say(detect().summary())
+    from firewall import Pair, pair_plan
+    from govnet.events import EventLog
+
+    plan = pair_plan(net)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(interrupts_on_signals())
+        emu = stack.enter_context(Emulation(net, run, log=progress))
+        if plan is not None and not args.no_pair:
+            events = stack.enter_context(EventLog(run / "events.json"))
+            stack.enter_context(Pair(emu, plan, run, events=events, log=progress))
+        t = emu.timings
+        say(
+            f"{net.name} is up: {len(net.nodes)} nodes, {len(net.links)} links "
+            f"(build {t['build_s']:.1f} s, configure {t['configure_s']:.1f} s, "
+            f"converge {t['converge_s']:.1f} s)"
+        )
+        rc = 0
+        if args.check:
+            report = run_checks(emu)
+            say(report.table())
+            (run / "check.json").write_text(json.dumps(report.to_dict(), indent=1))
+            rc = 0 if report.ok else 1
+        if args.cli:
+            from mininet.cli import CLI
+
+            CLI(emu.mn)
+        elif not args.check:
+            say(
+                "press Ctrl-C to tear it down"
+                + ("; 'govnet fw status' shows the firewall pair" if plan else "")
+            )
+            while True:
+                time.sleep(3600)
+    say("torn down")
+    return rc
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    if os.geteuid() != 0:
+        raise GovnetError("govnet clean needs root (it removes namespaces and interfaces)")
+    from topology.emulator import clean
+
+    report = clean(force=args.force)
+    say(report.summary())
+    return 1 if report.skipped_owners else 0
+
+
+def register(sub: Subparsers) -> None:
+    """Add `topo` and `clean` to the `govnet` subcommands."""
+    topo = sub.add_parser(
+        "topo",
+        help="the network model and its emulation",
+        epilog=EPILOG_TOPO,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    tsub = topo.add_subparsers(dest="topo_cmd", metavar="VERB")
+    c = tsub.add_parser("check", help="validate a model file (exit 2 with one line per problem)")
+    c.add_argument("model", nargs="?", help=MODEL_HELP)
+    c.set_defaults(func=cmd_topo_check)
+    s = tsub.add_parser("show", help="print the expanded model (summary, --json or --yaml)")
+    s.add_argument("model", nargs="?", help=MODEL_HELP)
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="nodes, links, VLANs, LANs, zones as JSON")
+    g.add_argument("--yaml", action="store_true", help="the normalised model, accepted by 'topo check'")
+    s.set_defaults(func=cmd_topo_show)
+    u = tsub.add_parser("up", help="build the model in Mininet (root)")
+    u.add_argument("model", nargs="?", help=MODEL_HELP)
+    u.add_argument(
+        "--check",
+        action="store_true",
+        help="verify reachability, link rates and ring healing, print a table, tear down",
+    )
+    u.add_argument("--cli", action="store_true", help="open Mininet's CLI on the running network")
+    u.add_argument(
+        "--no-pair",
+        action="store_true",
+        help="leave the firewall pair active/standby by OSPF cost (no state sync, steering or controller)",
+    )
+    u.set_defaults(func=cmd_topo_up)
+    k = tsub.add_parser("caps", help="what this kernel can emulate (netem, VLAN, bonding, ...)")
+    k.set_defaults(func=cmd_topo_caps)
+
+    cl = sub.add_parser("clean", help="remove what a crashed govnet run left (namespaces, links, daemons)")
+    cl.add_argument("--force", action="store_true", help="also stop emulations whose owner is still running")
+    cl.set_defaults(func=cmd_clean)
+    topo.set_defaults(func=None, _parser=topo)
+    for parser in (c, s, u, k):
+        parser.set_defaults(_parser=parser)
