@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govnet.errors import GovnetError
 from govnet.metrics import Point
 from govnet.secure import write_private
+from govnet.supervise import Lifecycle, stop_all
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
 from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
@@ -30,7 +32,11 @@ from monitors.linkstats import LinkSampler, link_ends, processes_per_netns, sock
 from monitors.rates import RateTracker, Sample
 from monitors.snmp import SnmpCredentials, agent_address, poll_targets, restart_agent, start_agents
 
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
+
 Log = Callable[[str], None]
+Popen = subprocess.Popen[Any]
 
 
 def _quiet(_msg: str) -> None:
@@ -49,11 +55,16 @@ def snmp_interval(targets: int, base_s: float) -> float:
     return max(base_s, float(-(-targets // DEVICES_PER_SECOND)))
 
 
-class LabMonitor:
-    """Start with `start()`, stop with `stop()`; points go to `writer` (owned by the caller)."""
+class LabMonitor(Lifecycle):
+    """Start with `start()` (or `with`), stop with `stop()`; points go to `writer` (owned by the caller)."""
 
     def __init__(
-        self, emu: Any, workdir: Path, writer: Writer, interval_s: float = 1.0, log: Log = _quiet
+        self,
+        emu: EmulatorHandle,
+        workdir: Path,
+        writer: Writer,
+        interval_s: float = 1.0,
+        log: Log = _quiet,
     ) -> None:
         self.emu = emu
         self.net = emu.model
@@ -69,12 +80,12 @@ class LabMonitor:
         self.counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._agents: dict[str, Any] = {}
-        self._poller: Any = None
-        self._host_agents: dict[str, Any] = {}
-        self._sshd: dict[str, Any] = {}
+        self._agents: dict[str, Popen] = {}
+        self._poller: Popen | None = None
+        self._host_agents: dict[str, Popen] = {}
+        self._sshd: dict[str, Popen] = {}
         self._creds = SnmpCredentials()
-        self._cli: Any = None
+        self._cli: Popen | None = None
         self.drift: dict[str, bool] = {}
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
 
@@ -89,27 +100,18 @@ class LabMonitor:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._poller is not None:
-            self._poller.terminate()
-        for p in [*self._host_agents.values(), *self._sshd.values(), self._cli]:
-            if p is not None:
-                p.terminate()
-        for p in self._agents.values():
-            p.terminate()
+        # every process gets SIGTERM at once; the reader threads end when their pipes close
+        stop_all(
+            [
+                self._poller,
+                self._cli,
+                *self._agents.values(),
+                *self._host_agents.values(),
+                *self._sshd.values(),
+            ]
+        )
         for t in self._threads:
             t.join(timeout=5)
-        for p in [
-            self._poller,
-            self._cli,
-            *self._agents.values(),
-            *self._host_agents.values(),
-            *self._sshd.values(),
-        ]:
-            if p is not None:
-                try:
-                    p.wait(timeout=3)
-                except Exception:
-                    p.kill()
 
     def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=fn, args=args, daemon=True, name=f"monitor-{fn.__name__}")
@@ -258,7 +260,8 @@ class LabMonitor:
         if hosts:
             self.log(f"host agents (psutil) on {len(hosts)} hosts")
 
-    def _host_reader(self, proc: Any) -> None:
+    def _host_reader(self, proc: Popen) -> None:
+        assert proc.stdout is not None
         for line in proc.stdout:
             try:
                 rec = json.loads(line)

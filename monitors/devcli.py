@@ -23,12 +23,15 @@ import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govnet.errors import GovnetError
 from govnet.safeload import load_json_file
 from monitors.cycles import print_cycle
 from topology.model import Network, Node
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 CLI_KINDS = frozenset({"core", "firewall", "router"})
 MARK = "__govnet__"
@@ -81,11 +84,11 @@ def make_client_key(workdir: Path) -> Path:
     return key
 
 
-def start_sshd(emu: Any, workdir: Path, client_key: Path) -> dict[str, Any]:
+def start_sshd(emu: EmulatorHandle, workdir: Path, client_key: Path) -> dict[str, subprocess.Popen[Any]]:
     """One sshd per CLI device inside its namespace; returns node name -> Popen."""
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     pub = client_key.with_suffix(".pub").read_text()
-    procs: dict[str, Any] = {}
+    procs: dict[str, subprocess.Popen[Any]] = {}
     for node in cli_nodes(emu.model):
         d = workdir / "ssh" / node.name
         d.mkdir(parents=True, exist_ok=True)
@@ -112,10 +115,11 @@ def start_sshd(emu: Any, workdir: Path, client_key: Path) -> dict[str, Any]:
     return procs
 
 
-def _stamp_log(proc: Any, name: str, path: Path) -> None:
+def _stamp_log(proc: subprocess.Popen[Any], name: str, path: Path) -> None:
     """sshd -e writes bare messages; write each to `path` as `ISO-TIME NAME sshd[PID]: message` (the
     form the login audit parses, as the lab sshd writes), until sshd exits. Reading the pipe also
     keeps sshd from stalling on it."""
+    assert proc.stderr is not None
     with path.open("ab", buffering=0) as out:
         for raw in iter(proc.stderr.readline, b""):
             msg = raw.decode(errors="replace").rstrip("\r\n")
@@ -247,7 +251,7 @@ class CliPush:
     `push(node, script)` feeds the script to `nft -f -` on the device and raises RuntimeError with
     nft's message when the device refuses it. `firewall.block.FirewallBlock(push=...)` uses it."""
 
-    def __init__(self, emu: Any, noc: str, key: Path, timeout_s: float = 10.0) -> None:
+    def __init__(self, emu: EmulatorHandle, noc: str, key: Path, timeout_s: float = 10.0) -> None:
         from monitors.snmp import agent_address
 
         self.emu, self.noc, self.key, self.timeout_s = emu, noc, key, timeout_s

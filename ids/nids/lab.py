@@ -37,20 +37,29 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firewall.block import BlockError, FirewallBlock
 from firewall.plan import pair_plan
 from govnet import events
 from govnet.children import die_with_parent
 from govnet.netns import socket_in_netns
+from govnet.supervise import Lifecycle, stop_all
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
+    from topology.model import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.05
 PROBE_TIMEOUT_S = 1.0
+# A sensor told to stop first drains its socket (up to 64 MiB queued while it fell behind), then
+# writes its last stats record, the one that says what the kernel dropped: it gets longer than
+# govnet.supervise.STOP_TIMEOUT_S before it is killed and that record is lost.
+SENSOR_STOP_TIMEOUT_S = 10.0
 
 
-def sensor_points(net: Any) -> list[tuple[str, str | None, str]]:
+def sensor_points(net: Network) -> list[tuple[str, str | None, str]]:
     """(sensor name, node whose namespace has the interface or None for the root namespace, iface)."""
     plan = pair_plan(net)
     members = plan.names if plan is not None else []
@@ -102,7 +111,7 @@ def sensor_command(
     return cmd
 
 
-def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
+def probe(emu: EmulatorHandle, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
     """From `src_host`: 'answered' (connected or refused: the packets got through) or 'silent'."""
     s = socket_in_netns(emu.pid(src_host), socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -117,12 +126,12 @@ def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TI
         s.close()
 
 
-class LabNids:
+class LabNids(Lifecycle):
     """Start the sensors and the block follower; `stop()` (or leaving `with`) ends everything."""
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         run: Path,
         *,
         log: Callable[[str], None] = print,
@@ -136,7 +145,7 @@ class LabNids:
         self.points = sensor_points(self.net)
         self.never_block = sorted(str(v.subnet) for v in self.net.vlans if v.zone == "management")
         self.detector_settings = detector_settings
-        self.procs: list[Any] = []
+        self.procs: list[tuple[str, subprocess.Popen[Any]]] = []
         self.firewall: FirewallBlock | None = None
         self.push = push
         self._own_log = event_log is None
@@ -162,7 +171,7 @@ class LabNids:
             cmd = sensor_command(name, iface, out, 5.0, self.never_block, self.detector_settings)
             log = (self.dir / f"{name}.log").open("ab")
             if node is None:
-                proc: Any = subprocess.Popen(
+                proc: subprocess.Popen[Any] = subprocess.Popen(
                     cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), preexec_fn=die_with_parent
                 )
             else:
@@ -273,15 +282,7 @@ class LabNids:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        for _name, proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for _name, proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all([proc for _name, proc in self.procs], SENSOR_STOP_TIMEOUT_S)
         self.procs.clear()
         self.poll()  # alerts written while stopping
         if self.firewall is not None:
@@ -308,14 +309,3 @@ class LabNids:
             "blocks": self.blocks,
             "kernel_drops": drops,
         }
-
-    def __enter__(self) -> LabNids:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
