@@ -7,6 +7,10 @@
 
 Every point is validated against the metric registry by the writer. A device that does not answer
 is a recorded timeout in the `poller` series; nothing here stops the lab.
+
+With `on_event`, what the lab should hear of is also a typed event (govnet.events.Event): ruleset
+drift between firewall members (`fw.drift`, once when it appears), and points refused by the
+registry or dropped by the writer (`monitor.gap`).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from govnet.errors import GovnetError
+from govnet.events import Event
 from govnet.metrics import Point
 from govnet.secure import write_private
 from govnet.supervise import Lifecycle, stop_all
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
-from monitors.devcli import cli_nodes, drift, firewall_groups, make_client_key, start_sshd
+from monitors.devcli import DriftWatch, cli_nodes, drift, firewall_groups, make_client_key, start_sshd
 from monitors.linkstats import LinkSampler, link_ends, processes_per_netns, socket_count
 from monitors.rates import RateTracker, Sample
 from monitors.snmp import SnmpCredentials, agent_address, poll_targets, restart_agent, start_agents
@@ -65,8 +70,10 @@ class LabMonitor(Lifecycle):
         writer: Writer,
         interval_s: float = 1.0,
         log: Log = _quiet,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.emu = emu
+        self.on_event = on_event
         self.net = emu.model
         self.workdir = Path(workdir)
         self.writer = writer
@@ -87,6 +94,8 @@ class LabMonitor(Lifecycle):
         self._creds = SnmpCredentials()
         self._cli: Popen | None = None
         self.drift: dict[str, bool] = {}
+        self._drift_watch = DriftWatch(firewall_groups(self.net))
+        self._dropped_reported = 0
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -112,6 +121,18 @@ class LabMonitor(Lifecycle):
         )
         for t in self._threads:
             t.join(timeout=5)
+        dropped = self.writer.stats().dropped  # points the store never got (memory or spill bound)
+        if dropped > self._dropped_reported:
+            self._dropped_reported = dropped
+            self._event(Event("monitoring", "monitor.gap", "metrics writer", {"dropped_points": dropped}))
+
+    def _event(self, ev: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(ev)
+        except Exception as exc:  # the receiver's bug must not end a reader thread
+            self.log(f"monitoring: event receiver failed: {type(exc).__name__}: {exc}")
 
     def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=fn, args=args, daemon=True, name=f"monitor-{fn.__name__}")
@@ -127,6 +148,7 @@ class LabMonitor(Lifecycle):
             self.rejected += len(points)
             if self.rejected == len(points):
                 self.log(f"monitoring: points refused: {exc}")
+                self._event(Event("monitoring", "monitor.gap", "metric registry", {"refused": str(exc)}))
             return
         self.points += len(points)
         for p in points:
@@ -321,6 +343,11 @@ class LabMonitor(Lifecycle):
                 continue
             t_ns = int(rec["t"] * 1e9)
             self.drift = drift(cycle, groups)
+            for site, members in self._drift_watch.update(self.drift):
+                sha = {r["node"]: r.get("ruleset_sha") for r in cycle if r.get("node") in members}
+                self._event(
+                    Event("monitoring", "fw.drift", ", ".join(members), {"site": site, "ruleset_sha": sha})
+                )
             pts = [poller_point(rec, float(rec["cycle_s"]))]
             for r in cycle:
                 if not r.get("ok"):

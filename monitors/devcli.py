@@ -4,7 +4,8 @@ Agent side: each device gets its own sshd config, host key and authorized_keys u
 directory (never /etc/ssh, never ~/.ssh), key-only root login, no PAM. Collector side runs in the NOC
 host's namespace like the SNMP poller, keeps one netmiko session (`device_type="linux"`) per device
 and prints one JSON line per device per cycle: route count, conntrack entries and the hash of the
-stateless nftables ruleset, so members that must be identical can be compared (drift).
+stateless nftables ruleset, so members that must be identical can be compared (drift; `DriftWatch`
+says when drift is new, so that it is reported once, not every cycle).
 
     python -m monitors.devcli --targets targets.json --key id_ed25519 --interval 5 --cycles 3
 """
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,32 @@ def drift(records: Iterable[dict[str, Any]], groups: dict[str, list[str]]) -> di
             if m in by_node:
                 out[m] = len(seen) > 1
     return out
+
+
+class DriftWatch:
+    """Says when ruleset drift is new, so that it is reported once and not every cycle.
+
+    `update(drift(records, groups))` after each cycle returns the groups (site, members) whose
+    members' rulesets differ now and did not the last time all of them answered. A group with a
+    member that did not answer keeps its last state (one lost poll is neither a new drift nor its
+    end); drift that ends is forgotten, so that its return is reported again."""
+
+    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
+        self.groups = {site: list(members) for site, members in groups.items()}
+        self.drifting: set[str] = set()  # sites whose drift has been reported and has not ended
+
+    def update(self, drift: Mapping[str, bool]) -> list[tuple[str, list[str]]]:
+        new = []
+        for site, members in self.groups.items():
+            if not all(m in drift for m in members):
+                continue
+            if any(drift[m] for m in members):
+                if site not in self.drifting:
+                    self.drifting.add(site)
+                    new.append((site, members))
+            else:
+                self.drifting.discard(site)
+        return new
 
 
 def firewall_groups(net: Network) -> dict[str, list[str]]:
