@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from govnet.children import die_with_parent
 from govnet.supervise import STOP_TIMEOUT_S, stop_process
 from ids.labsshd.accounts import (
     NSSWITCH,
@@ -167,7 +168,8 @@ class LabSshd:
         ]
 
     def start(self, timeout: float = 10.0) -> None:
-        """prepare() and run it in this process's network namespace; raises if it is not listening."""
+        """prepare() and run it in this process's network namespace; raises if it is not listening.
+        It ends with the thread that started it (parent-death signal): start it from a lasting one."""
         if os.geteuid() != 0:
             raise LabSshdError("a lab sshd needs root (mount namespace, bind mounts, sshd)")
         self.prepare()
@@ -179,6 +181,7 @@ class LabSshd:
                 stderr=out,
                 start_new_session=True,
                 cwd=self.layout.dir,
+                preexec_fn=die_with_parent,  # a killed starter leaves no lab sshd in this namespace
             )
         try:
             self.wait_ready(timeout, proc=self._proc)
