@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from firewall import Pair, pair_plan
 from firewall.pair import member_devices, ns_run
+from firewall.plan import PairPlan
+from govnet.supervise import stop_all, stop_process
 from topology import load_model
 from topology.emulator import Emulation
+from topology.emulator.handle import EmulatorHandle, NodeHandle
+
+Popen = subprocess.Popen[Any]
 
 PORTAL = "10.50.0.11"
 VIP = "10.50.0.254"
 
 
-def http_server(emu: Any) -> Any:
+def http_server(emu: EmulatorHandle) -> Popen:
     d = tempfile.mkdtemp(prefix="govnet-bench-www-")
     Path(d, "big").write_bytes(os.urandom(256 * 1024))
     Path(d, "index.html").write_text("ok\n")
@@ -52,7 +57,7 @@ def http_server(emu: Any) -> Any:
     )
 
 
-def curl_loop(node: Any, n: int, path: str = "", sleep: float = 0.05) -> Any:
+def curl_loop(node: NodeHandle, n: int, path: str = "", sleep: float = 0.05) -> Popen:
     cmd = (
         f"for i in $(seq 1 {n}); do curl -s -o /dev/null -w '%{{http_code}}\\n' --max-time 8 "
         f"http://{PORTAL}/{path}; sleep {sleep}; done"
@@ -60,7 +65,7 @@ def curl_loop(node: Any, n: int, path: str = "", sleep: float = 0.05) -> Any:
     return node.popen(["bash", "-c", cmd], stdout=subprocess.PIPE, text=True)
 
 
-def iperf(emu: Any, seconds: int, streams: int, rate: str) -> tuple[Any, Any]:
+def iperf(emu: EmulatorHandle, seconds: int, streams: int, rate: str) -> tuple[Popen, Popen]:
     srv = emu.node("dmz-portal").popen(["iperf3", "-s", "-1", "-p", "443"])
     time.sleep(0.5)
     argv = ["timeout", str(seconds + 25), "iperf3", "-c", PORTAL, "-p", "443", "-t", str(seconds)]
@@ -90,7 +95,7 @@ def stream_figures(out: str, fail_at: float) -> tuple[float, int, int]:
     return max(gaps.values(), default=float("inf")), lost, len(gaps)
 
 
-def failover_run(emu: Any, crash: Any, seconds: int = 8) -> dict[str, Any]:
+def failover_run(emu: EmulatorHandle, crash: Callable[[], None], seconds: int = 8) -> dict[str, Any]:
     www = http_server(emu)
     try:
         time.sleep(0.5)
@@ -100,15 +105,15 @@ def failover_run(emu: Any, crash: Any, seconds: int = 8) -> dict[str, Any]:
         crash()
         out, _ = cli.communicate(timeout=seconds + 40)
         codes, _ = curl.communicate(timeout=120)
-        srv.kill()
+        stop_process(srv)
         stall, lost, n = stream_figures(out, 2.5)
         c = codes.split()
         return {"stall_s": stall, "streams_lost": lost, "streams": n, "http_failed": len(c) - c.count("200")}
     finally:
-        www.kill()
+        stop_process(www)
 
 
-def power_off(emu: Any, member: str) -> None:
+def power_off(emu: EmulatorHandle, member: str) -> None:
     pid = emu.pid(member)
     ns_run(pid, ["pkill", "-KILL", "-f", f"keepalived.*{member}"])
     ns_run(
@@ -120,7 +125,7 @@ def power_off(emu: Any, member: str) -> None:
 
 
 @contextlib.contextmanager
-def keepalived_pair(emu: Any, work: Path) -> Iterator[None]:
+def keepalived_pair(emu: EmulatorHandle, work: Path) -> Iterator[None]:
     """Anchor: VRRP (keepalived, advert_int 1) for the DMZ gateway; fw-a master, no state sync."""
     plan = pair_plan(emu.model)
     assert plan is not None
@@ -160,12 +165,10 @@ def keepalived_pair(emu: Any, work: Path) -> Iterator[None]:
         emu.node("dmz-portal").cmd(f"ip route replace default via {VIP}")
         yield
     finally:
-        for p in procs:
-            with contextlib.suppress(OSError):
-                p.kill()
+        stop_all(procs)
 
 
-def member_bytes(emu: Any, plan: Any) -> dict[str, int]:
+def member_bytes(emu: EmulatorHandle, plan: PairPlan) -> dict[str, int]:
     out = {}
     sync = {m.sync_dev for m in plan.members}
     for m in plan.names:
@@ -178,9 +181,9 @@ def member_bytes(emu: Any, plan: Any) -> dict[str, int]:
     return out
 
 
-def evenness_run(emu: Any, pair: Pair, seconds: int) -> dict[str, Any]:
+def evenness_run(emu: EmulatorHandle, pair: Pair, seconds: int) -> dict[str, Any]:
     www = http_server(emu)
-    loops = []
+    loops: list[Popen] = []
     try:
         time.sleep(0.5)
         srv, cli = iperf(emu, seconds, 3, "10M")
@@ -191,16 +194,14 @@ def evenness_run(emu: Any, pair: Pair, seconds: int) -> dict[str, Any]:
         b1, t1 = member_bytes(emu, pair.plan), time.monotonic()
         rates = {m: (b1[m] - b0[m]) * 8 / (t1 - t0) / 1e6 for m in b0}
         cli.communicate(timeout=seconds + 40)
-        srv.kill()
+        stop_process(srv)
         lo = min(rates.values())
         return {
             "mbps": {m: round(v, 1) for m, v in rates.items()},
             "max_min": max(rates.values()) / lo if lo > 0 else float("inf"),
         }
     finally:
-        for p in loops:
-            p.kill()
-        www.kill()
+        stop_all([*loops, www])
 
 
 def main() -> int:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from firewall.pair import Pair
 from firewall.plan import pair_plan
 from govnet import events
+from govnet.supervise import stop_all, stop_process
 from ids.nids.lab import sensor_command, sensor_points
 from monitors.linkstats import read_net_dev
 from topology import load_model
@@ -112,13 +113,8 @@ def main() -> int:
                         )
                     )
             finally:
-                for *_x, sensor, dump in procs:
-                    for p in (sensor, dump):
-                        if p.poll() is None:
-                            p.kill()
-                            p.wait()
-                srv.kill()
-                srv.wait()
+                stop_all([p for *_x, sensor, dump in procs for p in (sensor, dump)])
+                stop_process(srv)
     print(
         f"iperf3 internet -> DMZ, {a.streams} streams for {a.seconds:g} s: {total:.1f} Mbit/s received in all"
     )

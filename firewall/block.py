@@ -32,9 +32,12 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from govnet.errors import GovnetError
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 TABLE = "govnet_block"
 PRIORITY = -10
@@ -99,7 +102,7 @@ class FirewallBlock:
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         nodes: Sequence[str] | None = None,
         clock: Callable[[], float] = time.time,
         push: Callable[[str, str], None] | None = None,

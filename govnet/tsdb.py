@@ -20,16 +20,19 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from govnet.errors import TsdbError
 from govnet.paths import var_dir
+from govnet.supervise import Lifecycle, stop_process
 
 ENV_URL = "GOVNET_TSDB_URL"
 BINARY = "victoria-metrics"
 DEFAULT_PORT = 8428
 DEFAULT_RETENTION = "30d"
+# VictoriaMetrics flushes its in-memory parts to disk when told to stop; killing it sooner than this
+# loses the last points written (longer than govnet.supervise.STOP_TIMEOUT_S for that reason).
+DOWN_TIMEOUT_S = 15.0
 # Points younger than this are hidden from queries; VictoriaMetrics' default (30 s) would hide a lab's
 # last half minute.
 LATENCY_OFFSET = "1s"
@@ -40,11 +43,12 @@ def default_dir() -> Path:
     return var_dir() / "tsdb"
 
 
-class Store:
+class Store(Lifecycle):
     """One metrics store: managed (started here, data under `data_dir`) unless `url` is given.
 
     `url=None` reads GOVNET_TSDB_URL; if that is unset too, the store is managed. `up()` and `down()`
-    only act on a managed store; an external one is only checked.
+    only act on a managed store; an external one is only checked. `with Store() as s:` brings it up
+    and, leaving, stops it only if this `with` started it (a store that was running stays running).
     """
 
     def __init__(
@@ -161,14 +165,21 @@ class Store:
             raise
         return True
 
-    def down(self, timeout_s: float = 15.0) -> bool:
-        """Stop exactly the process in the pid file (SIGTERM, then SIGKILL); False if none was running."""
+    def down(self, timeout_s: float = DOWN_TIMEOUT_S) -> bool:
+        """Stop exactly the process in the pid file (SIGTERM, then SIGKILL); False if none was running.
+
+        Usually that process is no child of ours (an earlier `govnet tsdb up` started it), so it is
+        signalled by pid and watched until it is gone; one we started is stopped as a child."""
         if self.external:
             return False
         pid = self.pid()
         if pid is None:
             self._forget()
             return False
+        if self._proc is not None and self._proc.pid == pid:
+            stop_process(self._proc, timeout_s)
+            self._forget()
+            return True
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         if not self._wait_gone(pid, timeout_s):
@@ -207,13 +218,10 @@ class Store:
             time.sleep(0.05)
         raise TsdbError(f"metrics store at {self.url} did not answer /health within {timeout_s:g} s")
 
-    def __enter__(self) -> Store:
+    def start(self) -> None:
         self.up()
-        return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
         if self._started_here:
             self.down()
 

@@ -5,10 +5,29 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from labs.engine import Lab
+from labs.parts import EventBus, Part, Verdict
+from topology.emulator import Capabilities
+from topology.model import Network
+
+
+class LabView(Protocol):
+    """What a report reads of a lab (labs.engine.Lab is one): the report does not import the engine
+    that calls it."""
+
+    net: Network
+    run: Path
+    parts: dict[str, Part]
+    caps: Capabilities
+    bus: EventBus
+    error: str
+    timings: dict[str, float]
+
+    def results(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
+
+    def verdicts(self) -> dict[str, Verdict]: ...
+
 
 SCHEMA_VERSION = 2
 # the report's sections in this order; parts not listed follow in registry order
@@ -21,7 +40,7 @@ def jsonable(o: Any) -> Any:
     return str(o)
 
 
-def write_report(lab: Lab, scenario: dict[str, Any], total_s: float, ok: bool) -> Path:
+def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: bool) -> Path:
     top, metrics = lab.results()
     verdicts = lab.verdicts()
     notable = [e for e in lab.bus.events if e.severity != "info"]

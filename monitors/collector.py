@@ -7,12 +7,17 @@
 
 Every point is validated against the metric registry by the writer. A device that does not answer
 is a recorded timeout in the `poller` series; nothing here stops the lab.
+
+With `on_event`, what the lab should hear of is also a typed event (govnet.events.Event): ruleset
+drift between firewall members (`fw.drift`, once when it appears), and points refused by the
+registry or dropped by the writer (`monitor.gap`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -24,6 +29,7 @@ from govnet.errors import GovnetError
 from govnet.events import Event
 from govnet.metrics import Point
 from govnet.secure import write_private
+from govnet.supervise import Lifecycle, stop_all
 from govnet.tsdb_writer import Writer
 from monitors.cycles import poller_point
 from monitors.devcli import DriftWatch, cli_nodes, drift, firewall_groups, make_client_key, start_sshd
@@ -33,6 +39,7 @@ from monitors.snmp import SnmpCredentials, agent_address, poll_targets, restart_
 from topology.emulator.handle import EmulatorHandle
 
 Log = Callable[[str], None]
+Popen = subprocess.Popen[Any]
 
 
 def _quiet(_msg: str) -> None:
@@ -51,8 +58,8 @@ def snmp_interval(targets: int, base_s: float) -> float:
     return max(base_s, float(-(-targets // DEVICES_PER_SECOND)))
 
 
-class LabMonitor:
-    """Start with `start()`, stop with `stop()`; points go to `writer` (owned by the caller)."""
+class LabMonitor(Lifecycle):
+    """Start with `start()` (or `with`), stop with `stop()`; points go to `writer` (owned by the caller)."""
 
     def __init__(
         self,
@@ -78,19 +85,16 @@ class LabMonitor:
         self.counts: dict[str, int] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._agents: dict[str, Any] = {}
-        self._poller: Any = None
-        self._host_agents: dict[str, Any] = {}
-        self._sshd: dict[str, Any] = {}
+        self._agents: dict[str, Popen] = {}
+        self._poller: Popen | None = None
+        self._host_agents: dict[str, Popen] = {}
+        self._sshd: dict[str, Popen] = {}
         self._creds = SnmpCredentials()
-        self._cli: Any = None
+        self._cli: Popen | None = None
         self.drift: dict[str, bool] = {}
-        self._drift_watch = DriftWatch()
+        self._drift_watch = DriftWatch(firewall_groups(self.net))
+        self._dropped_reported = 0
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
-
-    def _emit_event(self, ev: Event) -> None:
-        if self.on_event is not None:
-            self.on_event(ev)
 
     # lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -103,27 +107,30 @@ class LabMonitor:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._poller is not None:
-            self._poller.terminate()
-        for p in [*self._host_agents.values(), *self._sshd.values(), self._cli]:
-            if p is not None:
-                p.terminate()
-        for p in self._agents.values():
-            p.terminate()
+        # every process gets SIGTERM at once; the reader threads end when their pipes close
+        stop_all(
+            [
+                self._poller,
+                self._cli,
+                *self._agents.values(),
+                *self._host_agents.values(),
+                *self._sshd.values(),
+            ]
+        )
         for t in self._threads:
             t.join(timeout=5)
-        for p in [
-            self._poller,
-            self._cli,
-            *self._agents.values(),
-            *self._host_agents.values(),
-            *self._sshd.values(),
-        ]:
-            if p is not None:
-                try:
-                    p.wait(timeout=3)
-                except Exception:
-                    p.kill()
+        dropped = self.writer.stats().dropped  # points the store never got (memory or spill bound)
+        if dropped > self._dropped_reported:
+            self._dropped_reported = dropped
+            self._event(Event("monitoring", "monitor.gap", "metrics writer", {"dropped_points": dropped}))
+
+    def _event(self, ev: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(ev)
+        except Exception as exc:  # the receiver's bug must not end a reader thread
+            self.log(f"monitoring: event receiver failed: {type(exc).__name__}: {exc}")
 
     def _spawn(self, fn: Callable[..., None], *args: Any) -> None:
         t = threading.Thread(target=fn, args=args, daemon=True, name=f"monitor-{fn.__name__}")
@@ -139,6 +146,7 @@ class LabMonitor:
             self.rejected += len(points)
             if self.rejected == len(points):
                 self.log(f"monitoring: points refused: {exc}")
+                self._event(Event("monitoring", "monitor.gap", "metric registry", {"refused": str(exc)}))
             return
         self.points += len(points)
         for p in points:
@@ -272,7 +280,8 @@ class LabMonitor:
         if hosts:
             self.log(f"host agents (psutil) on {len(hosts)} hosts")
 
-    def _host_reader(self, proc: Any) -> None:
+    def _host_reader(self, proc: Popen) -> None:
+        assert proc.stdout is not None
         for line in proc.stdout:
             try:
                 rec = json.loads(line)
@@ -332,6 +341,12 @@ class LabMonitor:
                 continue
             t_ns = int(rec["t"] * 1e9)
             self.drift = drift(cycle, groups)
+            for site, members in self._drift_watch.update(self.drift):
+                self.log(f"ruleset drift between firewall members: {members}")
+                sha = {r["node"]: r.get("ruleset_sha") for r in cycle if r.get("node") in members}
+                self._event(
+                    Event("monitoring", "fw.drift", ", ".join(members), {"site": site, "ruleset_sha": sha})
+                )
             pts = [poller_point(rec, float(rec["cycle_s"]))]
             for r in cycle:
                 if not r.get("ok"):
@@ -342,12 +357,6 @@ class LabMonitor:
                     if r["node"] in self.drift:
                         f["ruleset_drift"] = self.drift[r["node"]]
                     pts.append(Point("fw", {"node": r["node"]}, f, t_ns))
-            changed = self._drift_watch.update(self.drift)
-            if changed:
-                self.log(f"ruleset drift between firewall members: {changed}")
-                self._emit_event(Event("monitoring", "fw.drift", ", ".join(changed), {"members": changed}))
-            elif changed == []:
-                self.log("ruleset drift between firewall members cleared")
             self._emit(pts)
             cycle = []
             if self._stop.is_set():

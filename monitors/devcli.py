@@ -4,7 +4,8 @@ Agent side: each device gets its own sshd config, host key and authorized_keys u
 directory (never /etc/ssh, never ~/.ssh), key-only root login, no PAM. Collector side runs in the NOC
 host's namespace like the SNMP poller, keeps one netmiko session (`device_type="linux"`) per device
 and prints one JSON line per device per cycle: route count, conntrack entries and the hash of the
-stateless nftables ruleset, so members that must be identical can be compared (drift).
+stateless nftables ruleset, so members that must be identical can be compared (drift; `DriftWatch`
+says when drift is new, so that it is reported once, not every cycle).
 
     python -m monitors.devcli --targets targets.json --key id_ed25519 --interval 5 --cycles 3
 """
@@ -20,15 +21,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govnet.errors import GovnetError
 from govnet.safeload import load_json_file
 from monitors.cycles import print_cycle
 from topology.model import Network, Node
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 CLI_KINDS = frozenset({"core", "firewall", "router"})
 MARK = "__govnet__"
@@ -81,11 +85,11 @@ def make_client_key(workdir: Path) -> Path:
     return key
 
 
-def start_sshd(emu: Any, workdir: Path, client_key: Path) -> dict[str, Any]:
+def start_sshd(emu: EmulatorHandle, workdir: Path, client_key: Path) -> dict[str, subprocess.Popen[Any]]:
     """One sshd per CLI device inside its namespace; returns node name -> Popen."""
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege-separation directory
     pub = client_key.with_suffix(".pub").read_text()
-    procs: dict[str, Any] = {}
+    procs: dict[str, subprocess.Popen[Any]] = {}
     for node in cli_nodes(emu.model):
         d = workdir / "ssh" / node.name
         d.mkdir(parents=True, exist_ok=True)
@@ -112,10 +116,11 @@ def start_sshd(emu: Any, workdir: Path, client_key: Path) -> dict[str, Any]:
     return procs
 
 
-def _stamp_log(proc: Any, name: str, path: Path) -> None:
+def _stamp_log(proc: subprocess.Popen[Any], name: str, path: Path) -> None:
     """sshd -e writes bare messages; write each to `path` as `ISO-TIME NAME sshd[PID]: message` (the
     form the login audit parses, as the lab sshd writes), until sshd exits. Reading the pipe also
     keeps sshd from stalling on it."""
+    assert proc.stderr is not None
     with path.open("ab", buffering=0) as out:
         for raw in iter(proc.stderr.readline, b""):
             msg = raw.decode(errors="replace").rstrip("\r\n")
@@ -152,19 +157,29 @@ def drift(records: Iterable[dict[str, Any]], groups: dict[str, list[str]]) -> di
 
 
 class DriftWatch:
-    """Says when ruleset drift appears or changes, once, not every cycle: `update(drift)` gives the
-    drifted members when they differ from the last cycle's (an empty list when drift has cleared),
-    None when nothing changed."""
+    """Says when ruleset drift is new, so that it is reported once and not every cycle.
 
-    def __init__(self) -> None:
-        self.members: list[str] = []
+    `update(drift(records, groups))` after each cycle returns the groups (site, members) whose
+    members' rulesets differ now and did not the last time all of them answered. A group with a
+    member that did not answer keeps its last state (one lost poll is neither a new drift nor its
+    end); drift that ends is forgotten, so that its return is reported again."""
 
-    def update(self, drift: dict[str, bool]) -> list[str] | None:
-        now = sorted(k for k, v in drift.items() if v)
-        if now == self.members:
-            return None
-        self.members = now
-        return now
+    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
+        self.groups = {site: list(members) for site, members in groups.items()}
+        self.drifting: set[str] = set()  # sites whose drift has been reported and has not ended
+
+    def update(self, drift: Mapping[str, bool]) -> list[tuple[str, list[str]]]:
+        new = []
+        for site, members in self.groups.items():
+            if not all(m in drift for m in members):
+                continue
+            if any(drift[m] for m in members):
+                if site not in self.drifting:
+                    self.drifting.add(site)
+                    new.append((site, members))
+            else:
+                self.drifting.discard(site)
+        return new
 
 
 def firewall_groups(net: Network) -> dict[str, list[str]]:
@@ -263,7 +278,7 @@ class CliPush:
     `push(node, script)` feeds the script to `nft -f -` on the device and raises RuntimeError with
     nft's message when the device refuses it. `firewall.block.FirewallBlock(push=...)` uses it."""
 
-    def __init__(self, emu: Any, noc: str, key: Path, timeout_s: float = 10.0) -> None:
+    def __init__(self, emu: EmulatorHandle, noc: str, key: Path, timeout_s: float = 10.0) -> None:
         from monitors.snmp import agent_address
 
         self.emu, self.noc, self.key, self.timeout_s = emu, noc, key, timeout_s

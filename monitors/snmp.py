@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import os
 import secrets
+import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govnet.secure import private_dir, write_private
+from govnet.supervise import stop_process
 from topology.model import Network, Node
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 AGENT_KINDS = frozenset({"core", "firewall", "router", "server"})
 # NET-SNMP-AGENT-MIB nsCacheTimeout for the interface tables (IMPLIED index = ifTable's OID). net-snmp
@@ -98,9 +103,11 @@ def render_snmpd_conf(node: Node, creds: SnmpCredentials) -> str:
     return "\n".join(lines) + "\n"
 
 
-def start_agents(emu: Any, workdir: Path, creds: SnmpCredentials) -> dict[str, Any]:
+def start_agents(
+    emu: EmulatorHandle, workdir: Path, creds: SnmpCredentials
+) -> dict[str, subprocess.Popen[Any]]:
     """Start one snmpd per agent node inside its namespace; returns node name -> Popen."""
-    procs: dict[str, Any] = {}
+    procs: dict[str, subprocess.Popen[Any]] = {}
     for node in agent_nodes(emu.model):
         d = workdir / "snmp" / node.name
         private_dir(d)
@@ -114,17 +121,18 @@ def start_agents(emu: Any, workdir: Path, creds: SnmpCredentials) -> dict[str, A
     return procs
 
 
-def restart_agent(emu: Any, workdir: Path, name: str, proc: Any, creds: SnmpCredentials) -> Any:
+def restart_agent(
+    emu: EmulatorHandle, workdir: Path, name: str, proc: subprocess.Popen[Any], creds: SnmpCredentials
+) -> subprocess.Popen[Any]:
     """Stop one device's snmpd and start it again (its uptime and counters' baseline restart)."""
-    proc.terminate()
-    proc.wait(timeout=5)
+    stop_process(proc)
     d = workdir / "snmp" / name
     new = _launch(emu, name, d)
     _tune(emu, name, d, creds)
     return new
 
 
-def _launch(emu: Any, name: str, d: Path) -> Any:
+def _launch(emu: EmulatorHandle, name: str, d: Path) -> subprocess.Popen[Any]:
     env = dict(os.environ, SNMP_PERSISTENT_DIR=str(d / "state"), MIBS="")
     cmd = [
         "snmpd",
@@ -142,7 +150,7 @@ def _launch(emu: Any, name: str, d: Path) -> Any:
     return emu.node(name).popen(cmd, env=env)
 
 
-def _tune(emu: Any, name: str, d: Path, creds: SnmpCredentials) -> None:
+def _tune(emu: EmulatorHandle, name: str, d: Path, creds: SnmpCredentials) -> None:
     """Turn off the IF-MIB cache through the localhost-only write community (retry while it binds)."""
     if creds.local_rw:
         emu.node(name).cmd(

@@ -18,9 +18,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -35,6 +34,8 @@ from ids.audit import Limit, Policy  # noqa: E402
 from ids.audit.lab import LabAudit  # noqa: E402
 from ids.labsshd import LabAccount  # noqa: E402
 from topology import load_model  # noqa: E402
+from topology.emulator.handle import EmulatorHandle  # noqa: E402
+from topology.model import Network  # noqa: E402
 
 SERVER = "srv-oa"
 ATTACKER = "bureau-education-pc1"  # guesses ssh passwords
@@ -47,11 +48,11 @@ POLICY = Policy(
 ACCOUNTS = [LabAccount("alice", "Spring-2026x"), LabAccount("bob", "Bob-lab-pass1")]
 
 
-def _ip(net: Any, host: str) -> str:
+def _ip(net: Network, host: str) -> str:
     return str(net.node(host).addr).split("/")[0]
 
 
-def _connects(emu: Any, src: str, ip: str, port: int, timeout: float = 2.0) -> bool:
+def _connects(emu: EmulatorHandle, src: str, ip: str, port: int, timeout: float = 2.0) -> bool:
     s = socket_in_netns(emu.pid(src), socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
     try:
@@ -64,7 +65,7 @@ def _connects(emu: Any, src: str, ip: str, port: int, timeout: float = 2.0) -> b
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, LabAudit, Path]]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorHandle, LabAudit, Path]]:
     from topology.emulator import Emulation
 
     net = load_model("small")
@@ -108,7 +109,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, LabAudi
             oa.wait(timeout=10)
 
 
-def _until(cond: Any, timeout: float) -> bool:
+def _until(cond: Callable[[], object], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if cond():
@@ -118,7 +119,7 @@ def _until(cond: Any, timeout: float) -> bool:
 
 
 def test_hydra_on_ssh_is_locked_and_blocked_at_the_firewall_within_2s(
-    lab: tuple[Any, LabAudit, Path],
+    lab: tuple[EmulatorHandle, LabAudit, Path],
 ) -> None:
     emu, audit, work = lab
     net = emu.model
@@ -187,7 +188,7 @@ def test_hydra_on_ssh_is_locked_and_blocked_at_the_firewall_within_2s(
 
 
 def test_an_oa_guessing_burst_locks_the_account_and_every_attempt_is_ledgered(
-    lab: tuple[Any, LabAudit, Path],
+    lab: tuple[EmulatorHandle, LabAudit, Path],
 ) -> None:
     emu, audit, work = lab
     net = emu.model

@@ -26,13 +26,14 @@ pytestmark = [
 from firewall import pair as fwpair  # noqa: E402
 from firewall.plan import pair_plan  # noqa: E402
 from topology import load_model  # noqa: E402
+from topology.emulator.handle import EmulatorHandle, NodeHandle  # noqa: E402
 
 PORTAL = "10.50.0.11"
 GOVNET = [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, fwpair.Pair]]:
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorHandle, fwpair.Pair]]:
     from topology.emulator import Emulation
 
     net = load_model("small")
@@ -58,7 +59,7 @@ CURL_LOOP = (
 )
 
 
-def _curl_loop(node: Any, n: int) -> subprocess.Popen[str]:
+def _curl_loop(node: NodeHandle, n: int) -> subprocess.Popen[str]:
     """n short HTTP sessions, one after another, from a node; returns the running process."""
     cmd = CURL_LOOP.format(n=n, portal=PORTAL)
     proc: subprocess.Popen[str] = node.popen(["bash", "-c", cmd], stdout=subprocess.PIPE, text=True)
@@ -85,7 +86,7 @@ def _stream_gaps(result: dict[str, Any]) -> list[float]:
 class Iperf:
     """iperf3 server in the portal, client in citizen1: 8 streams of 4 Mbit/s on tcp/443."""
 
-    def __init__(self, emu: Any, seconds: int = 6, streams: int = 8) -> None:
+    def __init__(self, emu: EmulatorHandle, seconds: int = 6, streams: int = 8) -> None:
         self.server = emu.node("dmz-portal").popen(["iperf3", "-s", "-1", "-p", "443"])
         time.sleep(0.5)
         argv = ["iperf3", "-c", PORTAL, "-p", "443", "-t", str(seconds), "-P", str(streams)]
@@ -109,14 +110,14 @@ class Iperf:
                 p.wait(timeout=5)
 
 
-def _marks_at_isp(emu: Any) -> list[int]:
+def _marks_at_isp(emu: EmulatorHandle) -> list[int]:
     out = emu.node("isp").cmd(f"conntrack -L -p tcp --orig-dst {PORTAL} --dport 443 2>/dev/null")
     return [
         int(tok.split("=")[1]) for line in out.splitlines() for tok in line.split() if tok.startswith("mark=")
     ]
 
 
-def _under_load(emu: Any, during: Callable[[list[int]], None]) -> tuple[dict[str, Any], list[str]]:
+def _under_load(emu: EmulatorHandle, during: Callable[[list[int]], None]) -> tuple[dict[str, Any], list[str]]:
     """Run iperf3 streams and 60 short HTTP sessions from citizen1; after 2 s call `during` with the
     marks at the ISP; return the iperf3 result (which must hold no error) and the HTTP codes."""
     iperf = Iperf(emu)
@@ -134,7 +135,7 @@ def _under_load(emu: Any, during: Callable[[list[int]], None]) -> tuple[dict[str
     return result, codes
 
 
-def test_both_members_carry_sessions_and_share_state(env: tuple[Any, fwpair.Pair]) -> None:
+def test_both_members_carry_sessions_and_share_state(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     emu, pair = env
     codes = _codes(_curl_loop(emu.node("citizen1"), 40))
     assert codes.count("200") == 40, codes
@@ -153,7 +154,7 @@ def test_both_members_carry_sessions_and_share_state(env: tuple[Any, fwpair.Pair
     assert st["sync"]["state"] == "ok" and not st["alarms"], st
 
 
-def test_cli_status_talks_to_the_controller(env: tuple[Any, fwpair.Pair]) -> None:
+def test_cli_status_talks_to_the_controller(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     r = subprocess.run([*GOVNET, "fw", "status", "--json"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     st = json.loads(r.stdout)
@@ -163,7 +164,7 @@ def test_cli_status_talks_to_the_controller(env: tuple[Any, fwpair.Pair]) -> Non
     assert r.returncode != 0 and "no firewall member named 'fw-x'" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_member_crash_loses_no_session(env: tuple[Any, fwpair.Pair]) -> None:
+def test_member_crash_loses_no_session(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     emu, pair = env
 
     def crash(marks: list[int]) -> None:
@@ -192,7 +193,7 @@ def test_member_crash_loses_no_session(env: tuple[Any, fwpair.Pair]) -> None:
     assert pair.members["fw-a"].state == "ready"
 
 
-def test_add_then_drain_without_loss(env: tuple[Any, fwpair.Pair]) -> None:
+def test_add_then_drain_without_loss(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     emu, pair = env
     if pair.members["fw-a"].state != "active":
         added = pair.add("fw-a")
@@ -215,7 +216,7 @@ def test_add_then_drain_without_loss(env: tuple[Any, fwpair.Pair]) -> None:
     assert json.loads(r.stdout)["moved_slots"] == 32
 
 
-def test_dead_sync_link_raises_sync_and_split_brain_alarms(env: tuple[Any, fwpair.Pair]) -> None:
+def test_dead_sync_link_raises_sync_and_split_brain_alarms(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     emu, pair = env
     sync = next(lk for lk in emu.model.links if lk.kind == "sync" and lk.a == "fw-b")
     emu.set_link(sync, False)
@@ -237,7 +238,7 @@ def test_dead_sync_link_raises_sync_and_split_brain_alarms(env: tuple[Any, fwpai
     assert "sync_dead" in kinds
 
 
-def test_a_bad_ruleset_leaves_the_previous_one_everywhere(env: tuple[Any, fwpair.Pair]) -> None:
+def test_a_bad_ruleset_leaves_the_previous_one_everywhere(env: tuple[EmulatorHandle, fwpair.Pair]) -> None:
     emu, pair = env
     before = {m: emu.node(m).cmd("nft list table inet govnet | grep -v packets") for m in ("fw-a", "fw-b")}
     with pytest.raises(fwpair.FirewallError, match=r"policy.nft: ruleset refused, the previous one stays"):

@@ -29,11 +29,13 @@ from ids.labsshd import LabAccount, LabSshd  # noqa: E402
 from ids.nids.lab import LabNids, probe  # noqa: E402
 from monitors.devcli import CliPush, make_client_key, start_sshd  # noqa: E402
 from topology import load_model  # noqa: E402
+from topology.emulator.handle import EmulatorHandle  # noqa: E402
+from topology.model import Network  # noqa: E402
 
 PORTAL = "dmz-portal"
 
 
-def _ip(net: Any, host: str) -> str:
+def _ip(net: Network, host: str) -> str:
     return str(net.node(host).addr).split("/")[0]
 
 
@@ -42,7 +44,7 @@ def _ts(rec: dict[str, Any]) -> float:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, LabNids, Path]]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmulatorHandle, LabNids, Path]]:
     from firewall import Pair, pair_plan
     from topology.emulator import Emulation
 
@@ -78,7 +80,7 @@ def _wait_block(nids: LabNids, src: str, timeout: float) -> dict[str, Any] | Non
 
 
 def test_an_nmap_scan_from_the_internet_alerts_within_5s_and_is_blocked_and_verified(
-    lab: tuple[Any, LabNids, Path],
+    lab: tuple[EmulatorHandle, LabNids, Path],
 ) -> None:
     emu, nids, work = lab
     net = emu.model
@@ -108,7 +110,9 @@ def test_an_nmap_scan_from_the_internet_alerts_within_5s_and_is_blocked_and_veri
     assert any(r["detail"]["state"] == "block_verified" and r["detail"]["src_ip"] == citizen for r in logged)
 
 
-def test_hydra_against_an_sshd_in_the_dmz_is_detected_and_blocked(lab: tuple[Any, LabNids, Path]) -> None:
+def test_hydra_against_an_sshd_in_the_dmz_is_detected_and_blocked(
+    lab: tuple[EmulatorHandle, LabNids, Path],
+) -> None:
     emu, nids, work = lab
     net = emu.model
     portal, insider = _ip(net, PORTAL), _ip(net, "bureau-finance-pc1")
@@ -150,7 +154,7 @@ def test_hydra_against_an_sshd_in_the_dmz_is_detected_and_blocked(lab: tuple[Any
     assert block is not None and block["state"] == "block_verified", block
 
 
-def test_an_hping3_syn_flood_alerts_and_is_never_blocked(lab: tuple[Any, LabNids, Path]) -> None:
+def test_an_hping3_syn_flood_alerts_and_is_never_blocked(lab: tuple[EmulatorHandle, LabNids, Path]) -> None:
     """A SYN flood's sources may be spoofed: it alerts, and nobody is blocked for it."""
     emu, nids, _work = lab
     net = emu.model
@@ -168,7 +172,7 @@ def test_an_hping3_syn_flood_alerts_and_is_never_blocked(lab: tuple[Any, LabNids
     assert len(nids.blocks) == blocks  # never blocked
 
 
-def test_sensors_kept_up(lab: tuple[Any, LabNids, Path]) -> None:
+def test_sensors_kept_up(lab: tuple[EmulatorHandle, LabNids, Path]) -> None:
     _emu, nids, _work = lab
     s = nids.summary()
     assert len(s["sensors"]) == 5 and s["kernel_drops"] == 0

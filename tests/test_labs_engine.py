@@ -196,14 +196,3 @@ def test_probe_counts_lost_pings_and_the_longest_silence() -> None:
     out = "\n".join(f"64 bytes from 10.0.0.1: icmp_seq={i} ttl=63 time=0.2 ms" for i in [1, 2, 3, 9, 10])
     assert probe_result(out) == {"sent": 10, "lost": 5, "longest_gap_s": pytest.approx(1.0)}
     assert probe_result("") == {"sent": 0, "lost": 0, "longest_gap_s": 0}
-
-
-def test_drift_is_said_once_when_it_appears_changes_or_clears() -> None:
-    from monitors.devcli import DriftWatch
-
-    w = DriftWatch()
-    assert w.update({"fw-a": False, "fw-b": False}) is None
-    assert w.update({"fw-a": True, "fw-b": True}) == ["fw-a", "fw-b"]
-    assert w.update({"fw-b": True, "fw-a": True}) is None  # every later cycle: silent
-    assert w.update({"fw-a": False, "fw-b": False}) == []  # cleared
-    assert w.update({}) is None

@@ -18,27 +18,32 @@
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firewall.block import FirewallBlock
+from govnet.supervise import Lifecycle, stop_process
 from ids.audit.auditor import Auditor
 from ids.audit.config import Policy
 from ids.audit.follow import AppDbFollower, LogFollower
 from ids.audit.ledger import Ledger
 from ids.labsshd import LabAccount, LabSshd, LabSshdEnforcer
 
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
+
 POLL_S = 0.02
 
 
-class LabAudit:
+class LabAudit(Lifecycle):
     """Start with `with` (or start()/stop()); everything it started is stopped on exit."""
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         run: Path,
         policy: Policy,
         *,
@@ -57,8 +62,8 @@ class LabAudit:
         self.firewall: FirewallBlock | None = None
         self.enforcer: LabSshdEnforcer | None = None
         self.auditor: Auditor | None = None
-        self.followers: list[Any] = []
-        self._proc: Any = None
+        self.followers: list[LogFollower | AppDbFollower] = []
+        self._proc: subprocess.Popen[Any] | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.failures: list[Any] = []  # HookFailure: decisions a hook could not carry out
@@ -84,7 +89,7 @@ class LabAudit:
             f"database(s) followed, blocks on {', '.join(self.firewall.nodes)}"
         )
 
-    def _follow(self, follower: Any) -> None:
+    def _follow(self, follower: LogFollower | AppDbFollower) -> None:
         """Poll one follower until stopped; a hook that failed is kept and logged, not fatal."""
         while True:
             stopping = self._stop.wait(POLL_S)
@@ -111,21 +116,8 @@ class LabAudit:
             self.enforcer.close()
         if self.firewall is not None:
             self.firewall.close()
-        self.sshd.stop()
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        self.sshd.stop()  # signals the supervisor and waits for it: our child is normally gone by now
+        stop_process(self._proc)
         if self.ledger is not None:
             self.ledger.close()
             self.ledger = None
-
-    def __enter__(self) -> LabAudit:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -22,20 +22,24 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from govnet import events
+from govnet.supervise import Lifecycle, stop_all
 from ids.hids.integrity import scan
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class LabHids:
+class LabHids(Lifecycle):
     """One HIDS agent per server; `stop()` (or leaving `with`) ends them."""
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         run: Path,
         watch: Mapping[str, Sequence[Path]],
         *,
@@ -47,7 +51,7 @@ class LabHids:
         self.watch = {host: [Path(p) for p in paths] for host, paths in watch.items()}
         self.dir = run / "hids"
         self.ready_s = ready_s
-        self.procs: dict[str, Any] = {}
+        self.procs: dict[str, subprocess.Popen[Any]] = {}
         self.expected_ports = list(expected_ports)
 
     def events_path(self, host: str) -> Path:
@@ -96,15 +100,7 @@ class LabHids:
         return out
 
     def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all(list(self.procs.values()))
         self.procs.clear()
 
     def summary(self) -> dict[str, Any]:
@@ -113,14 +109,3 @@ class LabHids:
             "alerts": {h: len(self.alerts(h)) for h in sorted(self.watch)},
             "signatures": sorted({str(a.get("alert", {}).get("signature")) for a in self.alerts()}),
         }
-
-    def __enter__(self) -> LabHids:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

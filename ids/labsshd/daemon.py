@@ -27,6 +27,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from govnet.children import die_with_parent
+from govnet.supervise import STOP_TIMEOUT_S, stop_process
 from ids.labsshd.accounts import (
     NSSWITCH,
     LabAccount,
@@ -166,7 +168,8 @@ class LabSshd:
         ]
 
     def start(self, timeout: float = 10.0) -> None:
-        """prepare() and run it in this process's network namespace; raises if it is not listening."""
+        """prepare() and run it in this process's network namespace; raises if it is not listening.
+        It ends with the thread that started it (parent-death signal): start it from a lasting one."""
         if os.geteuid() != 0:
             raise LabSshdError("a lab sshd needs root (mount namespace, bind mounts, sshd)")
         self.prepare()
@@ -178,6 +181,7 @@ class LabSshd:
                 stderr=out,
                 start_new_session=True,
                 cwd=self.layout.dir,
+                preexec_fn=die_with_parent,  # a killed starter leaves no lab sshd in this namespace
             )
         try:
             self.wait_ready(timeout, proc=self._proc)
@@ -193,7 +197,7 @@ class LabSshd:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def wait_ready(self, timeout: float = 10.0, proc: Any = None) -> dict[str, Any]:
+    def wait_ready(self, timeout: float = 10.0, proc: subprocess.Popen[Any] | None = None) -> dict[str, Any]:
         """Wait until sshd listens; `proc` (a Popen, e.g. from `node.popen`) lets an early exit show."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -268,23 +272,21 @@ class LabSshd:
         os.replace(tmp, self.layout.deny)
         return self.reload() if reload else 0.0
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop sshd, its connections and the namespace; raises if anything of it is left."""
         st = self.status()
         pid, ns = st.get("supervisor"), st.get("mnt_ns", "")
+        if self._proc is not None:
+            # started here: the supervisor is our child (unshare execs it), stopped by the one policy
+            stop_process(self._proc, timeout)
+            self._proc = None
         if isinstance(pid, int) and _alive(pid):
+            # started by someone else (e.g. `node.popen(lab.command())`, who reaps it): signal and wait
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while isinstance(pid, int) and _alive(pid) and time.monotonic() < deadline:
-            if self._proc is not None:
-                self._proc.poll()
-            time.sleep(0.02)
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.kill()
-            self._proc.wait()
-            self._proc = None
+            deadline = time.monotonic() + timeout
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
         left = processes_in(ns) if ns else []
         if isinstance(pid, int) and _alive(pid):
             left.append(pid)

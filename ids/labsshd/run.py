@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from govnet.children import die_with_parent
+from govnet.supervise import stop_all
 from ids.labsshd.accounts import LabSshdError
 from ids.labsshd.config import ETC_BINDS, RECORD_BINDS, SSHD, Layout
 from ids.labsshd.procs import mnt_ns, processes_in
@@ -292,13 +293,11 @@ class Supervisor:
         self.status()
 
     def _stop(self) -> int:
-        for c in self.conns.values():
-            with contextlib.suppress(ProcessLookupError):
-                c.proc.terminate()
+        # Not govnet.supervise's per-child policy: the session processes each connection's sshd
+        # started are no children of ours, so everything in our namespace is ended together, in
+        # phases short enough (2 s) that the whole stop fits in the starter's STOP_TIMEOUT_S.
         self._kill_leftovers()
-        for p in [c.proc for c in self.conns.values()] + self._zombies:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(timeout=1)
+        stop_all([c.proc for c in self.conns.values()] + self._zombies, timeout=1.0)  # reap
         self.state = "stopped"
         self.status(returncode=0)
         return 0

@@ -24,6 +24,9 @@ Each sensor writes EVE records to its own file, `run_dir/nids/<sensor>.json`. A 
 
 A source already blocked is not blocked again until its block ends; sensors on several links see
 the same scan and each asks.
+
+With `on_event`, a sensor whose last stats record (written as it stops) counts kernel drops is an
+`ids.kernel_drops` event (govnet.events.Event): it fell behind, so it may have missed an attack.
 """
 
 from __future__ import annotations
@@ -37,20 +40,30 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firewall.block import BlockError, FirewallBlock
 from firewall.plan import pair_plan
 from govnet import events
 from govnet.children import die_with_parent
+from govnet.events import Event
 from govnet.netns import socket_in_netns
+from govnet.supervise import Lifecycle, stop_all
+
+if TYPE_CHECKING:
+    from topology.emulator.handle import EmulatorHandle
+    from topology.model import Network
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.05
 PROBE_TIMEOUT_S = 1.0
+# A sensor told to stop first drains its socket (up to 64 MiB queued while it fell behind), then
+# writes its last stats record, the one that says what the kernel dropped: it gets longer than
+# govnet.supervise.STOP_TIMEOUT_S before it is killed and that record is lost.
+SENSOR_STOP_TIMEOUT_S = 10.0
 
 
-def sensor_points(net: Any) -> list[tuple[str, str | None, str]]:
+def sensor_points(net: Network) -> list[tuple[str, str | None, str]]:
     """(sensor name, node whose namespace has the interface or None for the root namespace, iface)."""
     plan = pair_plan(net)
     members = plan.names if plan is not None else []
@@ -102,7 +115,7 @@ def sensor_command(
     return cmd
 
 
-def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
+def probe(emu: EmulatorHandle, src_host: str, ip: str, port: int, timeout: float = PROBE_TIMEOUT_S) -> str:
     """From `src_host`: 'answered' (connected or refused: the packets got through) or 'silent'."""
     s = socket_in_netns(emu.pid(src_host), socket.AF_INET, socket.SOCK_STREAM)
     s.settimeout(timeout)
@@ -117,26 +130,28 @@ def probe(emu: Any, src_host: str, ip: str, port: int, timeout: float = PROBE_TI
         s.close()
 
 
-class LabNids:
+class LabNids(Lifecycle):
     """Start the sensors and the block follower; `stop()` (or leaving `with`) ends everything."""
 
     def __init__(
         self,
-        emu: Any,
+        emu: EmulatorHandle,
         run: Path,
         *,
         log: Callable[[str], None] = print,
         event_log: events.EventLog | None = None,
         detector_settings: tuple[str, ...] = (),
         push: Callable[[str, str], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
     ) -> None:
         self.emu, self.run, self.log = emu, run, log
+        self.on_event = on_event
         self.net = emu.model
         self.dir = run / "nids"
         self.points = sensor_points(self.net)
         self.never_block = sorted(str(v.subnet) for v in self.net.vlans if v.zone == "management")
         self.detector_settings = detector_settings
-        self.procs: list[Any] = []
+        self.procs: list[tuple[str, subprocess.Popen[Any]]] = []
         self.firewall: FirewallBlock | None = None
         self.push = push
         self._own_log = event_log is None
@@ -162,7 +177,7 @@ class LabNids:
             cmd = sensor_command(name, iface, out, 5.0, self.never_block, self.detector_settings)
             log = (self.dir / f"{name}.log").open("ab")
             if node is None:
-                proc: Any = subprocess.Popen(
+                proc: subprocess.Popen[Any] = subprocess.Popen(
                     cmd, stdout=log, stderr=subprocess.STDOUT, cwd=str(ROOT), preexec_fn=die_with_parent
                 )
             else:
@@ -273,34 +288,37 @@ class LabNids:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        for _name, proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for _name, proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_all([proc for _name, proc in self.procs], SENSOR_STOP_TIMEOUT_S)
         self.procs.clear()
         self.poll()  # alerts written while stopping
         if self.firewall is not None:
             self.firewall.close()
         if self._own_log:
             self.event_log.close()
+        if self.on_event is not None:
+            for ev in drop_events(self.last_stats()):
+                try:
+                    self.on_event(ev)
+                except Exception as exc:  # the receiver's bug must not leave the stop half done
+                    self.log(f"nids: event receiver failed: {type(exc).__name__}: {exc}")
+
+    def last_stats(self) -> dict[str, dict[str, Any]]:
+        """Per sensor, the detail of its last stats record (a stopped sensor's: written as it stops)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, _n, _i in self.points:
+            path = self.dir / f"{name}.json"
+            if path.exists():
+                stats = [r for r in events.read(path) if r.get("event_type") == "stats"]
+                if stats:
+                    out[name] = dict(stats[-1].get("detail", {}))
+        return out
 
     def summary(self) -> dict[str, Any]:
         sigs: dict[str, int] = {}
         for a in self.alerts:
             sig = str(a.get("alert", {}).get("signature", "?"))
             sigs[sig] = sigs.get(sig, 0) + 1
-        drops = 0
-        for name, _n, _i in self.points:
-            path = self.dir / f"{name}.json"
-            if path.exists():
-                stats = [r for r in events.read(path) if r.get("event_type") == "stats"]
-                if stats:
-                    drops += int(stats[-1].get("detail", {}).get("kernel_drops", 0) or 0)
+        drops = sum(int(d.get("kernel_drops", 0) or 0) for d in self.last_stats().values())
         return {
             "sensors": [n for n, _, _ in self.points],
             "alerts": len(self.alerts),
@@ -309,13 +327,17 @@ class LabNids:
             "kernel_drops": drops,
         }
 
-    def __enter__(self) -> LabNids:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+def drop_events(last_stats: dict[str, dict[str, Any]]) -> list[Event]:
+    """An `ids.kernel_drops` event for each sensor whose last stats record counts kernel drops."""
+    out = []
+    for name, d in sorted(last_stats.items()):
+        drops = int(d.get("kernel_drops", 0) or 0)
+        if drops > 0:
+            detail: dict[str, Any] = {
+                "kernel_drops": drops,
+                "kernel_packets": int(d.get("kernel_packets", 0) or 0),
+                "iface": str(d.get("iface", "")),
+            }
+            out.append(Event("nids", "ids.kernel_drops", name, detail))
+    return out

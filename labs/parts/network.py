@@ -42,7 +42,7 @@ class Checks(Part):
         return list(CHECKS)
 
     def run(self, ctx: LabContext) -> None:
-        self.report = run_checks(ctx.emu, tuple(self.config))  # type: ignore[arg-type]
+        self.report = run_checks(ctx.emu, tuple(self.config))
         for row in self.report.rows:
             if not row.ok:
                 ctx.emit(

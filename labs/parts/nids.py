@@ -35,7 +35,11 @@ class Nids(Part):
         cli = ctx.services.get("device_cli")
         self.push = CliPush(ctx.emu, cli[0], cli[1]) if cli is not None else None
         self.nids = LabNids(
-            ctx.emu, ctx.run, log=ctx.log, push=self.push.push if self.push is not None else None
+            ctx.emu,
+            ctx.run,
+            log=ctx.log,
+            push=self.push.push if self.push is not None else None,
+            on_event=ctx.emit,  # a sensor that dropped packets says so itself (ids.kernel_drops)
         )
         self.nids.start()
         super().start(ctx)
@@ -49,10 +53,6 @@ class Nids(Part):
                 if self.ctx is not None:
                     for b in self.final["blocks"]:
                         self.ctx.emit(Event(self.key, "ids.block", str(b.get("src_ip")), b))
-                    if self.final["kernel_drops"]:
-                        self.ctx.emit(
-                            Event(self.key, "ids.kernel_drops", f"{self.final['kernel_drops']} packets", {})
-                        )
         finally:
             if self.push is not None:
                 self.push.close()

@@ -22,8 +22,10 @@ from typing import Any
 
 from govnet.errors import EmulationError, NotRootError
 from govnet.signals import note_torn_down
+from govnet.supervise import Lifecycle
 from topology.emulator import state
 from topology.emulator.caps import Capabilities, detect, require_for
+from topology.emulator.handle import EmulatorHandle, NodeHandle
 from topology.model import Link, Network
 from topology.render import NodeConfig, bridge_name, rate_line, render
 
@@ -37,8 +39,8 @@ def _quiet(_msg: str) -> None:
     pass
 
 
-class Emulation:
-    """One emulated network; owns its Mininet object, daemons and state file."""
+class Emulation(Lifecycle):
+    """One emulated network; owns its Mininet object, daemons and state file (an EmulatorHandle)."""
 
     def __init__(
         self, net: Network, workdir: Path, log: Log = _quiet, caps: Capabilities | None = None
@@ -49,22 +51,11 @@ class Emulation:
         self.caps = caps
         self.mn: Any = None
         self.timings: dict[str, float] = {}
-        self._nodes: dict[str, Any] = {}
+        self._nodes: dict[str, NodeHandle] = {}
         self._configs: dict[str, NodeConfig] = {}
         self.frr_dir: Path | None = None
 
-    # lifecycle -------------------------------------------------------------------------------
-    def __enter__(self) -> Emulation:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
+    # lifecycle (`with` from Lifecycle: a failed start is torn down) ---------------------------
     def start(self) -> None:
         """Build, configure and converge; raises EmulationError (the caller must still stop())."""
         if os.geteuid() != 0:
@@ -196,7 +187,7 @@ class Emulation:
         mn.build()
         mn.start()
 
-    def _run(self, node: Any, script: str, what: str) -> None:
+    def _run(self, node: NodeHandle, script: str, what: str) -> None:
         out = node.cmd(f"{script} 2>&1; echo __rc=$?")
         rc = out.strip().rsplit("__rc=", 1)[-1].strip()
         if rc != "0":
@@ -331,7 +322,7 @@ class Emulation:
         """Pid of the shell that holds a node's namespaces (`/proc/<pid>/ns/net`)."""
         return int(self.node(name).pid)
 
-    def node(self, name: str) -> Any:
+    def node(self, name: str) -> NodeHandle:
         """The Mininet node for a model name (hosts, routers and switches alike)."""
         try:
             return self._nodes[name]
@@ -370,3 +361,7 @@ class Emulation:
                 subprocess.run(["ip", "link", "set", dev, state_word], check=True)
             else:
                 self._nodes[end].cmd(f"ip link set {dev} {state_word}")
+
+
+def _implements_the_handle(emu: Emulation) -> EmulatorHandle:
+    return emu  # mypy checks here that Emulation has every member of the EmulatorHandle protocol

@@ -19,7 +19,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from govnet.errors import EmulationError
-from topology.emulator.build import Emulation
+from govnet.supervise import stop_process
+from topology.emulator.handle import EmulatorHandle
 from topology.model import Link, Network
 from topology.reach import expected_reach, nearest_core, representative_hosts, shortest_path
 
@@ -70,7 +71,9 @@ class CheckReport:
         return {"ok": self.ok, "rows": [asdict(r) for r in self.rows], "figures": self.figures}
 
 
-def run_checks(emu: Emulation, which: tuple[str, ...] = ("reachability", "rates", "heal")) -> CheckReport:
+def run_checks(
+    emu: EmulatorHandle, which: tuple[str, ...] = ("reachability", "rates", "heal")
+) -> CheckReport:
     report = CheckReport()
     if "reachability" in which:
         report.rows += check_reachability(emu)
@@ -84,7 +87,7 @@ def run_checks(emu: Emulation, which: tuple[str, ...] = ("reachability", "rates"
 
 
 # reachability --------------------------------------------------------------------------------
-def check_reachability(emu: Emulation) -> list[Row]:
+def check_reachability(emu: EmulatorHandle) -> list[Row]:
     net = emu.model
     hosts = representative_hosts(net)
     procs = []
@@ -149,7 +152,7 @@ def _measurable(net: Network, lk: Link) -> bool:
     return True
 
 
-def measure_rate(emu: Emulation, lk: Link, seconds: float = 3.0) -> float:
+def measure_rate(emu: EmulatorHandle, lk: Link, seconds: float = 3.0) -> float:
     """Mbit/s received over one iperf3 TCP stream whose bottleneck is this link."""
     client, server, ip = _iperf_ends(emu.model, lk)
     srv = emu.node(server).popen(["iperf3", "-s", "-1", "-B", ip, "-p", "5201"])
@@ -161,8 +164,7 @@ def measure_rate(emu: Emulation, lk: Link, seconds: float = 3.0) -> float:
     except (ValueError, KeyError) as exc:
         raise RuntimeError(f"iperf3 {client} -> {server} gave no result: {exc}") from None
     finally:
-        srv.kill()
-        srv.wait()
+        stop_process(srv)  # iperf3 -s -1 has normally ended with its one test
 
 
 def judge_rate(bw: float, got: float, unshaped: float | None) -> tuple[bool, str]:
@@ -180,7 +182,7 @@ def judge_rate(bw: float, got: float, unshaped: float | None) -> tuple[bool, str
     return got >= unshaped * (1 - RATE_TOLERANCE), f"{text}; host-limited, unshaped {unshaped:.0f}"
 
 
-def measure_unshaped(emu: Emulation, lk: Link) -> float:
+def measure_unshaped(emu: EmulatorHandle, lk: Link) -> float:
     """Mbit/s the same path carries with this link's shaper lifted (10x its rate); the shaper is
     put back whatever happens."""
     emu.set_rate(lk, lk.bw_mbps * 10)
@@ -190,7 +192,7 @@ def measure_unshaped(emu: Emulation, lk: Link) -> float:
         emu.set_rate(lk, lk.bw_mbps)
 
 
-def check_rates(emu: Emulation) -> list[Row]:
+def check_rates(emu: EmulatorHandle) -> list[Row]:
     """One row per sampled link. A figure below tolerance is measured again without the link's
     shaper, so that a host too busy to fill a gigabit link (2 cores running 68 routers) is reported
     as host-limited rather than as a wrong shaper; a shaper set too low still fails."""
@@ -228,7 +230,9 @@ def heal_probe(net: Network) -> tuple[Link, str, str] | None:
     return fallback
 
 
-def measure_outage(emu: Emulation, lk: Link, src: str, dst: str, restore: bool = False) -> tuple[float, int]:
+def measure_outage(
+    emu: EmulatorHandle, lk: Link, src: str, dst: str, restore: bool = False
+) -> tuple[float, int]:
     """Cut (or restore) a link under 10 ms pings; return (largest reply gap in s, replies received)."""
     ip = emu.model.node(dst).addr.split("/")[0]
     count = int(4.0 / PING_INTERVAL_S)
@@ -249,7 +253,7 @@ def ping_gap(out: str, count: int) -> float:
     return gap * PING_INTERVAL_S
 
 
-def check_heal(emu: Emulation) -> tuple[list[Row], dict[str, Any]]:
+def check_heal(emu: EmulatorHandle) -> tuple[list[Row], dict[str, Any]]:
     probe = heal_probe(emu.model)
     if probe is None:
         return [Row("heal", "ring", "a ring link to cut", "model has no ring path to probe", False)], {}
