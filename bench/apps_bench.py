@@ -22,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from benchfile import Figure, write_results
+
 from apps.background import background_flows
 from apps.clock import SystemClock
 from apps.config import load_config
@@ -103,9 +105,11 @@ def main() -> None:
                               "signer": "bob", "recipient": "bob"}).encode()  # fmt: skip
             ref_rps = drive(ref_port, "GET", "/todo", b"", {}, a.seconds, a.threads)
             print(f"reference stdlib server      GET:  {ref_rps:8.0f} req/s")
+            measured: dict[str, float] = {}
             for label, method, body in (("GET /todo", "GET", b""), ("POST /documents", "POST", doc)):
                 path = label.split()[1]
                 rps = drive(oa_port, method, path, body, auth, a.seconds, a.threads)
+                measured[label] = rps
                 print(f"OA {label:<25} {rps:8.0f} req/s  ratio to reference {rps / ref_rps:.2f}")
         finally:
             oa.shutdown()
@@ -125,6 +129,26 @@ def main() -> None:
     print(
         f"generator: {users} users, one simulated day, {len(events)} operations + {len(flows)} flows "
         f"in {cpu:.2f} s CPU = {cpu * 1000 / users:.2f} s CPU per 1,000 users per day"
+    )
+    figures = [Figure("reference stdlib server GET", None, ref_rps, "req/s")]
+    figures += [
+        Figure(f"OA {label}", rps, ref_rps, "req/s", rps / ref_rps, "govnet/anchor")
+        for label, rps in measured.items()
+    ]
+    figures.append(
+        Figure(
+            "traffic generator CPU per 1,000 users per simulated day",
+            cpu * 1000 / users,
+            unit="s",
+            note=f"{users} users, {len(events)} operations + {len(flows)} flows",
+        )
+    )
+    write_results(
+        "apps_bench",
+        "OA service throughput and the traffic generator's cost",
+        "a minimal stdlib ThreadingHTTPServer answering a fixed JSON body",
+        figures,
+        params={"seconds": a.seconds, "threads": a.threads},
     )
 
 

@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from ids.audit import Attempts, Policy, PolicyEngine, parse_file
 
 FILTER = "/etc/fail2ban/filter.d/sshd.conf"
@@ -220,9 +222,37 @@ def main() -> None:
             f"{len(mine):,} failure lines, {counted:,} counted attempts, {decisions:,} lock/block decisions"
         )
         startup, _ = fail2ban(one, "normal", lines[:1])
+        ours_lps = len(lines) / secs
+        figures = [
+            Figure("govnet parse auth + attempts + policy", ours_lps, None, "lines/s"),
+            Figure(
+                "failure lines found by govnet",
+                len(mine),
+                note=f"{counted:,} counted attempts, {decisions:,} lock/block decisions",
+            ),
+        ]
         for mode in a.modes.split(","):
             wall, theirs = fail2ban(log, mode, lines)
             net = max(wall - startup, 1e-9)
+            f2b_lps = len(lines) / net
+            figures += [
+                Figure(
+                    f"lines/s, fail2ban-regex sshd[mode={mode}] as anchor",
+                    ours_lps,
+                    f2b_lps,
+                    "lines/s",
+                    ours_lps / f2b_lps,
+                    "govnet/anchor",
+                    f"fail2ban {wall:.2f} s wall - {startup:.2f} s start-up",
+                ),
+                Figure(
+                    f"failure lines found, fail2ban mode={mode} as anchor",
+                    len(mine),
+                    len(theirs),
+                    note=f"both {len(mine & theirs):,}, only govnet {len(mine - theirs):,}, only fail2ban "
+                    f"{len(theirs - mine):,}, Jaccard {len(mine & theirs) / max(1, len(mine | theirs)):.3f}",
+                ),
+            ]
             print(
                 f"fail2ban-regex sshd[mode={mode}]: {wall:.2f} s wall ({startup:.2f} s start-up), "
                 f"{len(lines) / net:,.0f} lines/s; {len(theirs):,} failure lines"
@@ -237,6 +267,13 @@ def main() -> None:
             for label, only in (("only govnet", mine - theirs), ("only fail2ban", theirs - mine)):
                 for shape, k in Counter(_shape(lines[i - 1]) for i in only).most_common(6):
                     print(f"    {label:13} {k:>7,}  {shape}")
+        write_results(
+            "audit",
+            "login audit parse + attempts + policy against fail2ban-regex",
+            "fail2ban-regex with Debian's stock sshd filter, on the same generated log",
+            figures,
+            params={"lines": len(lines), "megabytes": round(log.stat().st_size / 1e6, 1), "modes": a.modes},
+        )
 
 
 if __name__ == "__main__":

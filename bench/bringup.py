@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from topology import load_model
 from topology.emulator import Emulation
 from topology.emulator.check import PING_INTERVAL_S, heal_probe, measure_outage, ping_gap
@@ -137,13 +139,48 @@ def main() -> int:
     print(_row("bring-up (nodes+links up)", t["build_s"], base_up))
     print(_row("bring-up, all services converged", t["up_s"], base_up))
     print(_row("teardown", t["down_s"], base_down))
+    figures = [
+        Figure(
+            "bring-up (nodes + links up)", t["build_s"], base_up, "s", base_up / t["build_s"], "anchor/govnet"
+        ),
+        Figure(
+            "bring-up, all services converged",
+            t["up_s"],
+            base_up,
+            "s",
+            base_up / t["up_s"],
+            "anchor/govnet",
+            f"build {t['build_s']:.2f} + configure {t['configure_s']:.2f} + OSPF {t['converge_s']:.2f} s",
+        ),
+        Figure("teardown", t["down_s"], base_down, "s", base_down / t["down_s"], "anchor/govnet"),
+    ]
     if not args.skip_stp:
         size = len(net.by_kind("core"))
         stp_conv, stp_heal = stp_ring_heal(size)
         print(f"Linux STP ring of {size} (fd 2, hello 1, maxage 6): initial convergence {stp_conv:.2f} s")
         print(_row(f"ring heal after a cut ({size} nodes)", heal, stp_heal))
+        figures.append(
+            Figure(
+                f"ring heal after a cut ({size} nodes)",
+                heal,
+                stp_heal,
+                "s",
+                stp_heal / heal if heal > 0 else None,
+                "anchor/govnet",
+                f"Linux STP initial convergence {stp_conv:.2f} s",
+            )
+        )
     else:
         print(f"ring heal after a cut: govnet {heal:.2f} s (STP anchor skipped)")
+        figures.append(Figure("ring heal after a cut", heal, None, "s", note="STP anchor skipped"))
+    write_results(
+        "bringup",
+        f"bring-up, teardown and ring heal of {net.name} ({len(net.nodes)} nodes, {len(net.links)} links)",
+        "plain Mininet building the same graph (LinuxBridge, no govnet); "
+        "a Linux-bridge STP ring with minimum timers",
+        figures,
+        params={"model": args.model, "skip_stp": args.skip_stp},
+    )
     return 0
 
 

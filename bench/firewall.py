@@ -32,6 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from firewall import Pair, pair_plan
 from firewall.pair import member_devices, ns_run
 from firewall.plan import PairPlan
@@ -250,6 +252,34 @@ def main() -> int:
     print(f"   plain ECMP hash:   {e['mbps']} max/min {e['max_min']:.2f}")
     print(f"   evenness ratio (ECMP / govnet): {e['max_min'] / b['max_min']:.2f}")
     print(json.dumps(results))
+    write_results(
+        "firewall",
+        "firewall pair: failover under load and load evenness",
+        "keepalived active/standby (VRRP, 1 s adverts, no state sync); plain five-tuple ECMP hashing",
+        [
+            Figure(
+                "longest TCP stream stall, fw-a powered off",
+                g["stall_s"],
+                k["stall_s"],
+                "s",
+                k["stall_s"] / g["stall_s"] if g["stall_s"] > 0 else None,
+                "anchor/govnet",
+            ),
+            Figure("TCP streams lost", f"{lost_g}", f"{lost_k}"),
+            Figure("short HTTP sessions failed (of 60)", g["http_failed"], k["http_failed"]),
+            Figure(
+                "load evenness, member max/min Mbit/s (anchor: plain ECMP)",
+                b["max_min"],
+                e["max_min"],
+                "",
+                e["max_min"] / b["max_min"],
+                "anchor/govnet",
+                f"govnet {b['mbps']} in {b['rebalances']} rebalance steps; ECMP {e['mbps']}",
+            ),
+        ],
+        params={"seconds": args.seconds, "model": "small"},
+        extra=results,
+    )
     return 0
 
 

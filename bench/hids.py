@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from ids.hids import check, scan
 
 AIDE = "/usr/bin/aide"
@@ -180,6 +182,30 @@ def main() -> None:
         print(
             f"govnet found every change made: {'yes' if truth <= ours_set else 'NO'}; "
             f"trust_ctime result identical: {'yes' if {c.path for c in changes_fast} == ours_set else 'NO'}"
+        )
+        write_results(
+            "hids",
+            "file-integrity baseline and check against AIDE",
+            f"Debian's aide ({AIDE}) checking p+u+g+s+i+n+l+ftype+sha256, num_workers = cores",
+            [
+                Figure("baseline", ours_init, aide_init, "s", aide_init / ours_init, "anchor/govnet"),
+                Figure("check", ours_check, aide_check, "s", aide_check / ours_check, "anchor/govnet"),
+                Figure(
+                    "check with trust_ctime",
+                    ours_fast,
+                    aide_check,
+                    "s",
+                    aide_check / ours_fast,
+                    "anchor/govnet",
+                ),
+                Figure(
+                    "changed paths found",
+                    len(ours_set),
+                    len(aide_set),
+                    note=f"{len(truth)} changes made; same set: {'yes' if same else 'NO'}",
+                ),
+            ],
+            params={"files": args.files, "megabytes": round(size / 1e6)},
         )
     finally:
         if not args.keep:

@@ -29,6 +29,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from backup_hsm.catalog import Catalog
 from backup_hsm.devices import TIER_NAMES
 from backup_hsm.placement import ArraySource, HotCold, Rows
@@ -142,7 +144,7 @@ def run_child(which: str, path: Path) -> dict[str, object]:
     return json.loads(out)  # type: ignore[no-any-return]
 
 
-def latency_distribution(files: int, days: int) -> None:
+def latency_distribution(files: int, days: int) -> dict[str, float]:
     """Recall latencies on the reference library for a 20/80+30/70 simulation."""
     sim = Simulation(SimConfig(files=files, days=days, policy="20/80+30/70"))
     r = sim.run()
@@ -164,6 +166,11 @@ def latency_distribution(files: int, days: int) -> None:
         print(
             "   " + "  ".join(f"[{a:g}-{b:g}s) {c}" for a, b, c in zip(edges, edges[1:], hist, strict=False))
         )
+    out = {"recalls": float(len(lat)), "tape_mounts": r["tape_mounts"], "optical_mounts": r["optical_mounts"]}
+    if len(lat):
+        out.update({f"p{q}_s": float(np.percentile(lat, q)) for q in (50, 90, 95, 99)})
+        out.update({"mean_s": float(lat.mean()), "max_s": float(lat.max())})
+    return out
 
 
 def main() -> None:
@@ -200,7 +207,35 @@ def main() -> None:
         )  # type: ignore[operator]
         print(f"   (peak RSS includes {a['rss_at_start_mb']:.0f} MB of interpreter + numpy at start)")
         print(f"   same moves: {same}  {json.dumps(a['counts'], sort_keys=True)}")
-        latency_distribution(args.sim_files, args.sim_days)
+        lat = latency_distribution(args.sim_files, args.sim_days)
+        ta, tb, ra, rb, rs = (
+            float(str(x))
+            for x in (a["seconds"], b["seconds"], a["peak_rss_mb"], b["peak_rss_mb"], a["rss_at_start_mb"])
+        )
+        write_results(
+            "hsm",
+            f"one policy pass (20/80+30/70) over a {args.entries:,}-entry catalog, and recall latency",
+            "a full SQLite ORDER BY heat over the whole catalog, walked in Python",
+            [
+                Figure("policy pass", ta, tb, "s", tb / ta, "anchor/govnet", f"same moves: {same}"),
+                Figure(
+                    "policy pass, peak RSS",
+                    ra,
+                    rb,
+                    "MB",
+                    rb / ra,
+                    "anchor/govnet",
+                    f"includes {rs:.0f} MB of interpreter + numpy at start",
+                ),
+                *(Figure(f"recall latency {k}", v, unit="s") for k, v in lat.items() if k.endswith("_s")),
+                Figure(
+                    "recalls / tape mounts / optical mounts",
+                    f"{lat['recalls']:.0f} / {lat['tape_mounts']:.0f} / {lat['optical_mounts']:.0f}",
+                ),
+            ],
+            params={"entries": args.entries, "sim_files": args.sim_files, "sim_days": args.sim_days},
+            extra={"moves": a["counts"]},
+        )
         if not same:
             sys.exit(1)
     finally:

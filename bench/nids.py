@@ -37,6 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchfile import Figure, write_results
+
 from ids.nids import DetectorConfig, Engine, PcapWriter, default_rules_path, load_rules, scan_pcap
 from ids.nids.decode import Packet
 
@@ -251,6 +253,29 @@ def offline(args: argparse.Namespace) -> None:
         for x in ours.alerts:
             by_sid[x["alert"]["signature_id"]] = by_sid.get(x["alert"]["signature_id"], 0) + 1
         print("alerts by sid:", ", ".join(f"{k}×{v}" for k, v in sorted(by_sid.items())))
+        compared = limit is None or limit >= ours.stats.frames
+        same_alerts = {_key(x) for x in ours.alerts} == {_key(x) for x in s_alerts} if compared else None
+        write_results(
+            "nids",
+            "frames/s inspected from one pcap of mixed traffic and attacks",
+            "a scapy-based sensor (PcapReader + layer access) feeding the same detection code",
+            [
+                Figure("frames/s inspected", ours_pps, s_pps, "frames/s", ours_pps / s_pps, "govnet/anchor"),
+                Figure(
+                    "alerts",
+                    len(ours.alerts),
+                    len(s_alerts),
+                    note=f"same (sid, source, destination) set: {same_alerts}",
+                ),
+            ],
+            params={
+                "frames": ours.stats.frames,
+                "attack_frames": kinds["attack"],
+                "megabytes": round(mb, 1),
+                "scapy_packets": limit,
+            },
+            extra={"alerts_by_sid": by_sid},
+        )
     finally:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -301,6 +326,16 @@ def live(args: argparse.Namespace) -> None:
     print(
         f"live {args.live_iface}: {st.frames:,} frames in {secs:.1f} s = {st.frames / secs:,.0f} frames/s "
         f"inspected, {st.alerts} alerts, kernel drops {cap.kernel_drops:,} of {cap.kernel_packets:,}"
+    )
+    write_results(
+        f"nids-live-{args.live_iface}",
+        f"live frames/s inspected on {args.live_iface}",
+        "none: a figure (the kernel's drop counter says whether the sensor kept up)",
+        [
+            Figure("frames/s inspected", st.frames / secs, unit="frames/s", note=f"{st.frames:,} frames"),
+            Figure("kernel drops", cap.kernel_drops, note=f"of {cap.kernel_packets:,} packets"),
+        ],
+        params={"iface": args.live_iface, "duration": args.duration, "loopback_pps": args.loopback_pps},
     )
 
 

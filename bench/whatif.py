@@ -21,6 +21,7 @@ from typing import Any
 
 import networkx as nx
 import yaml
+from benchfile import Figure, write_results
 
 from capacity import Simulator, builtin_demands
 from capacity.demands import Demand
@@ -144,6 +145,7 @@ def main() -> None:
     if args.quick:
         points = points[:3]
     ctx = multiprocessing.get_context("fork")
+    curve: list[dict[str, Any]] = []
     for point in points:
         with ctx.Pool(1, maxtasksperchild=1) as pool:
             pt = pool.apply(_ours_point, (point, args.n1_max_nodes))
@@ -153,12 +155,68 @@ def main() -> None:
                 nx_pt = pool.apply(_baseline_point, (point, args.sample))
             base_cols = f"{nx_pt['solve']:>10.3f} {nx_pt['peak']:>7.0f} {nx_pt['n1']:>9.1f}"
         n1 = f"{pt['n1']:>8.2f}" if pt["n1"] is not None else f"{'-':>8}"
+        curve.append({**pt, "baseline": nx_pt if pt["nodes"] <= args.baseline_max_nodes else None})
         print(
             f"  {pt['nodes']:>6} {pt['links']:>6} {pt['demands']:>7} {pt['expand']:>8.2f}"
             f" {pt['solve']:>8.3f} {pt['peak']:>8.0f} {n1} {pt['failures']:>8} | {base_cols}",
             flush=True,
         )
     print("  (nx N-1: timed on a sample of failures and scaled to all of them)")
+    figures = [
+        Figure(
+            "solve, reference model",
+            t_ours,
+            t_base,
+            "s",
+            t_base / t_ours,
+            "anchor/govnet",
+            f"{len(net.nodes)} nodes, {len(demands)} demands",
+        ),
+        Figure(
+            f"N-1, reference model ({nm1.scenarios} failures)",
+            t_n1,
+            t_bs,
+            "s",
+            t_bs / t_n1,
+            "anchor/govnet",
+            f"baseline timed on {len(sample)} failures and scaled",
+        ),
+    ]
+    for pt in curve:
+        base_pt = pt["baseline"] or {}
+        figures.append(
+            Figure(
+                f"scale: {pt['nodes']:,} nodes, {pt['demands']:,} demands: solve",
+                pt["solve"],
+                base_pt.get("solve"),
+                "s",
+                base_pt["solve"] / pt["solve"] if base_pt else None,
+                "anchor/govnet",
+                f"peak {pt['peak']:.0f} MiB (baseline {base_pt['peak']:.0f} MiB)"
+                if base_pt
+                else f"peak {pt['peak']:.0f} MiB",
+            )
+        )
+        if pt["n1"] is not None:
+            figures.append(
+                Figure(
+                    f"scale: {pt['nodes']:,} nodes: N-1 ({pt['failures']:,} failures, one core)",
+                    pt["n1"],
+                    base_pt.get("n1"),
+                    "s",
+                    base_pt["n1"] / pt["n1"] if base_pt else None,
+                    "anchor/govnet",
+                )
+            )
+    write_results(
+        "whatif",
+        "flow simulator: one solve and N-1 on the reference model, and a scale curve",
+        "networkx: one shortest path per demand recomputed per failure, no ECMP, plain progressive filling",
+        figures,
+        params=vars(args),
+        extra={"scale_curve": curve},
+        notes=["each scale point runs in a fresh process, so its peak RSS (ru_maxrss) is its own"],
+    )
 
 
 def _peak_mib() -> float:

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Every Debian package the platform uses. Keep in sync with README "What gets installed".
+# Every Debian package the platform uses. Keep in sync with docs/development.md "What gets installed".
 APT_PACKAGES=(
   mininet          # emulator (Python 2.3.0 for /usr/bin/python3, mnexec)
   iproute2         # ip, tc (HTB shaping), nexthop objects
