@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
@@ -72,47 +71,53 @@ def cmd_topo_caps(_args: argparse.Namespace) -> int:
 
 
 def cmd_topo_up(args: argparse.Namespace) -> int:
+    """The network and, unless --no-pair, its firewall pair: composed of parts like a lab (labs.Lab),
+    with the checks part when --check."""
     from govnet.rundir import create_run_dir
     from govnet.signals import interrupts_on_signals
+    from labs import Lab, compose
+    from labs.parts.network import CHECKS
     from topology import load_model
-    from topology.emulator import Emulation, detect, run_checks
+    from topology.emulator import detect
 
     net = load_model(args.model)
+    scenario = {
+        "name": f"topo-{net.name}",
+        "model": net.name,
+        "firewall": not args.no_pair,
+        "checks": list(CHECKS) if args.check else [],
+    }
+    parts = compose(scenario, net, "topo up")
     if os.geteuid() != 0:
         raise NotRootError("the emulator needs root (network namespaces): run 'sudo govnet topo up ...'")
     run = create_run_dir(f"topo-{net.name}")
     say(f"run directory: {run}")
-    say(detect().summary())
-    from firewall import Pair, pair_plan
-    from govnet.events import EventLog
-
-    plan = pair_plan(net)
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(interrupts_on_signals())
-        emu = stack.enter_context(Emulation(net, run, log=progress))
-        if plan is not None and not args.no_pair:
-            events = stack.enter_context(EventLog(run / "events.json"))
-            stack.enter_context(Pair(emu, plan, run, events=events, log=progress))
-        t = emu.timings
+    caps = detect()
+    say(caps.summary())
+    rc = 0
+    with interrupts_on_signals(), Lab(net, run, scenario, parts, log=progress, caps=caps) as lab:
+        ok = lab.run_programme()  # the pair starts (10), then the checks run (40)
+        t = lab.emu.timings
         say(
             f"{net.name} is up: {len(net.nodes)} nodes, {len(net.links)} links "
             f"(build {t['build_s']:.1f} s, configure {t['configure_s']:.1f} s, "
             f"converge {t['converge_s']:.1f} s)"
         )
-        rc = 0
-        if args.check:
-            report = run_checks(emu)
+        if not ok:
+            raise GovnetError(lab.error)
+        report = getattr(lab.parts.get("checks"), "report", None)
+        if report is not None:
             say(report.table())
             (run / "check.json").write_text(json.dumps(report.to_dict(), indent=1))
             rc = 0 if report.ok else 1
         if args.cli:
             from mininet.cli import CLI
 
-            CLI(emu.mn)
+            CLI(lab.emu.mn)
         elif not args.check:
             say(
                 "press Ctrl-C to tear it down"
-                + ("; 'govnet fw status' shows the firewall pair" if plan else "")
+                + ("; 'govnet fw status' shows the firewall pair" if "firewall" in lab.parts else "")
             )
             while True:
                 time.sleep(3600)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol, Self
 
@@ -50,9 +51,10 @@ def stop_all(procs: Sequence[_Proc | None], timeout: float = STOP_TIMEOUT_S) -> 
     for p in live:
         with contextlib.suppress(ProcessLookupError):
             p.terminate()
+    deadline = time.monotonic() + timeout
     for p in live:
         try:
-            p.wait(timeout=timeout)
+            p.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 p.kill()

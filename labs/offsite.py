@@ -26,6 +26,7 @@ from backup_hsm.offsite import plan_offsite
 from backup_hsm.transfer import keygen
 from govnet.errors import ModelError, Problem
 from monitors.linkstats import LinkSampler
+from topology.emulator.handle import EmulatorHandle
 
 
 def parse_offsite(data: Any, source: str, where: str = "offsite") -> dict[str, float]:
@@ -73,7 +74,7 @@ def make_archive(path: Path, data_dir: Path, size: int) -> tuple[int, str]:
     return path.stat().st_size, digest.hexdigest()
 
 
-def run_offsite(emu: Any, run: Path, size_mb: float, share: float) -> dict[str, Any]:
+def run_offsite(emu: EmulatorHandle, run: Path, size_mb: float, share: float) -> dict[str, Any]:
     """Copy one archive off-site over the emulated network; the plan, the result, the load per link."""
     net = emu.model
     d = run / "offsite"

@@ -40,6 +40,7 @@ from capacity.demands import Demand
 from capacity.simulate import simulate
 from capacity.validate import Comparison, LinkError
 from monitors.linkstats import LinkSampler, link_ends
+from topology.emulator.handle import EmulatorHandle
 from topology.model import Network
 
 BASE_PORT = 5301
@@ -111,7 +112,7 @@ def bundles(net: Network) -> tuple[dict[str, str], dict[str, float]]:
     return of, cap
 
 
-def measure(emu: Any, flows: list[VFlow], seconds: float = 8.0) -> dict[str, tuple[float, float]]:
+def measure(emu: EmulatorHandle, flows: list[VFlow], seconds: float = 8.0) -> dict[str, tuple[float, float]]:
     """Run the flows on the emulated network; each link's mean Mbit/s (a->b, b->a) in the window."""
     net = emu.model
     ip = {n.name: str(n.addr).split("/")[0] for n in net.nodes if n.is_host}
@@ -178,7 +179,7 @@ def compare(net: Network, flows: list[VFlow], measured: dict[str, tuple[float, f
     return Comparison(out)
 
 
-def run_validation(emu: Any, seconds: float = 8.0) -> dict[str, Any]:
+def run_validation(emu: EmulatorHandle, seconds: float = 8.0) -> dict[str, Any]:
     """Measure, predict, compare; a JSON-ready summary for the lab report."""
     flows = validation_flows(emu.model)
     measured = measure(emu, flows, seconds)

@@ -8,9 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apps.lab import AppsLab, TrafficSpec, parse_traffic
-from govnet.errors import ModelError
 from govnet.events import Event
-from labs.parts.base import LabContext, Part
+from labs.parts.base import LabContext, Part, parse_section
 from labs.parts.registry import register
 from topology.schema import Checker_
 
@@ -29,13 +28,7 @@ class Traffic(Part):
 
     @classmethod
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse_traffic(value, v.source, path)
-        except ModelError as exc:
-            v.problems += exc.problems
-            return None
+        return parse_section(v, value, path, parse_traffic)
 
     def start(self, ctx: LabContext) -> None:
         self.ctx = ctx

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from govnet.errors import Problem
+from govnet.errors import ModelError, Problem
 from govnet.events import Event, EventLog
 from govnet.metrics import Point
 from topology.emulator.handle import EmulatorHandle
@@ -90,6 +90,19 @@ class PartStatus:
     name: str
     state: str  # idle | running | stopped | failed
     detail: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_section(v: Checker_, value: Any, path: str, parser: Callable[[Any, str, str], Any]) -> Any:
+    """A scenario section read by its domain's parser (`parser(value, source, path)`, which raises
+    ModelError with file:line problems): None when the section is absent; its problems go to `v`, so
+    that every problem of the scenario is said at once."""
+    if value is None:
+        return None
+    try:
+        return parser(value, v.source, path)
+    except ModelError as exc:
+        v.problems += exc.problems
+        return None
 
 
 class Part:

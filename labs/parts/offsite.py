@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from govnet.errors import ModelError
 from govnet.events import Event
 from labs.offsite import parse_offsite, run_offsite
-from labs.parts.base import LabContext, Part, Verdict
+from labs.parts.base import LabContext, Part, Verdict, parse_section
 from labs.parts.registry import register
 from topology.schema import Checker_
 
@@ -27,13 +26,7 @@ class Offsite(Part):
 
     @classmethod
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
-        if value is None:
-            return None
-        try:
-            return parse_offsite(value, v.source, path)
-        except ModelError as exc:
-            v.problems += exc.problems
-            return None
+        return parse_section(v, value, path, parse_offsite)
 
     def start(self, ctx: LabContext) -> None:
         self.ctx = ctx
