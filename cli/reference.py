@@ -5,7 +5,7 @@
 
 Every command and subcommand gets a section: its one-line help and its full `--help` text (usage,
 description, arguments, options, epilog examples), formatted at a fixed width so the file does not
-depend on the terminal (the layout is argparse's on the project's Python, 3.11). tests/test_cli_reference.py
+depend on the terminal (the layout is argparse's on the project's Python, 3.11). tests/cli/test_cli_reference.py
 fails when the file is out of date.
 """
 
@@ -59,7 +59,7 @@ def render() -> str:
         "# Command reference",
         "",
         f"Generated from the argparse tree by `{REGENERATE}`; do not edit by hand "
-        "(`tests/test_cli_reference.py` fails when this file is out of date).",
+        "(`tests/cli/test_cli_reference.py` fails when this file is out of date).",
         "",
     ]
     for words, text, _ in commands:

@@ -1,6 +1,6 @@
 """The lab engine without an emulator: scenario keys come from the registered parts, the programme
 orders every part's steps, the verdict is derived from parts and events, results land where the
-report and older readers expect them. (The real parts on a real network: tests/test_emu_labs.py.)"""
+report and older readers expect them. (The real parts on a real network: tests/labs/test_emu_labs.py.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Golden files of the generated bridge/VLAN/routing/firewall configuration (no root needed).
 
 Regenerate after an intended change with
-    GOVNET_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render_golden.py
+    GOVNET_UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/topology/test_render_golden.py
 then review the diff under tests/golden/ like any other code change.
 """
 
@@ -16,7 +16,7 @@ import pytest
 from topology import load_model
 from topology.render import bridge_name, render
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
 
 def _rendered_files(model: str) -> dict[str, str]:

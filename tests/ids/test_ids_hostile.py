@@ -22,7 +22,7 @@ from cli.main import main
 from ids.nids import PcapWriter, load_rules, read_pcap, scan_pcap
 from ids.nids.detectors import DetectorConfig
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PASSWD = 1000004  # GOVNET WEB /etc/passwd requested
 NULL_SCAN = 1000031
 

@@ -14,7 +14,7 @@ from ids.audit.appevents import app_activity, app_login, read_app_records
 from ids.audit.logline import SyslogYear, split_prefix
 from ids.audit.parse import Attempts, parse_file, parse_line
 
-DATA = Path(__file__).parent / "data" / "audit"
+DATA = Path(__file__).resolve().parents[1] / "data" / "audit"
 CORPUS = [
     ("sshd-7.4.log", "sshd"),
     ("sshd-8.log", "sshd"),

@@ -15,7 +15,7 @@ from ids.audit import Activity, Auditor, Ledger, LoginEvent, Policy, Profiles
 
 DAY = 86_400.0
 T0 = 1_795_305_600.0  # 2026-11-22T00:00:00Z
-DATA = Path(__file__).parent / "data" / "audit"
+DATA = Path(__file__).resolve().parents[1] / "data" / "audit"
 
 
 def login(t: float, user: str = "alice", host: str = "10.3.4.5", result: str = "success") -> LoginEvent:

@@ -16,7 +16,7 @@ import pytest
 from govnet.errors import AuditError
 from ids.audit.ledger import Entry, Ledger
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _entry(i: int, result: str = "failure") -> Entry:

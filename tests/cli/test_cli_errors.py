@@ -14,7 +14,7 @@ import pytest
 
 # what the `govnet` script runs (cli.main:main), whatever the venv's path
 GOVNET = [sys.executable, "-m", "cli"]
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def govnet(*args: str, cwd: Path | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -21,7 +21,7 @@ from govnet.metrics import Point
 from govnet.tsdb import Store, free_port
 from govnet.tsdb_writer import Writer
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LINK = "core1--core2"
 VM_PERSIST_S = 6.0
 

@@ -3,7 +3,7 @@
 The OA and approval services, the DMZ portal and the SMTP sink run on 127.0.0.1 in this process; the
 replay plays a compressed slice of the small model's day through them, with the background flows as
 UDP between loopback addresses (127.0.0.x stand for the hosts). The emulated version of the same run
-is tests/test_emu_apps.py.
+is tests/apps/test_emu_apps.py.
 """
 
 from __future__ import annotations

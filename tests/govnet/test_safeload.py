@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from govnet.errors import ModelError
 from govnet.safeload import bounded_repr, load_json_text, load_yaml_file, load_yaml_text
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BOMB = "".join(
     f"{c}: &{c} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
     for p, c in zip(["", *"abcdefgh"], "abcdefghi", strict=True)

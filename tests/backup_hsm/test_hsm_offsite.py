@@ -23,7 +23,7 @@ from backup_hsm.transfer import TransferError, TransferResult, pull, read_key, s
 from cli.main import main
 from topology import load_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_plan_on_the_reference_model() -> None:

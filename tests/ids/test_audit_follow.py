@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ids.audit import Auditor, Ledger, LogFollower, parse_file
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FAIL = "Nov 22 06:{m:02d}:{s:02d} srv sshd[{pid}]: Failed password for u{i} from 10.0.0.{h} port 22 ssh2\n"
 
 

@@ -13,7 +13,7 @@ from cli.main import main
 from ids.audit import Auditor, Ledger, LoginEvent, Policy
 from ids.audit.logline import SyslogYear, split_prefix
 
-DATA = Path(__file__).parent / "data" / "audit"
+DATA = Path(__file__).resolve().parents[1] / "data" / "audit"
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
