@@ -5,8 +5,8 @@
 
 Every command and subcommand gets a section: its one-line help and its full `--help` text (usage,
 description, arguments, options, epilog examples), formatted at a fixed width so the file does not
-depend on the terminal (the layout is argparse's on the project's Python, 3.11). tests/cli/test_cli_reference.py
-fails when the file is out of date.
+depend on the terminal (the layout is argparse's on the project's Python, 3.11).
+tests/cli/test_cli_reference.py fails when the file is out of date.
 """
 
 from __future__ import annotations

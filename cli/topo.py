@@ -1,4 +1,4 @@
-"""`govnet topo` (check, show, up, caps) and `govnet clean`: the network model and its emulation."""
+"""`govnet topo` (check, show, up, schema, caps) and `govnet clean`: the network model and its emulation."""
 
 from __future__ import annotations
 
@@ -125,6 +125,13 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
     return rc
 
 
+def cmd_topo_schema(_args: argparse.Namespace) -> int:
+    from topology.schema import model_json_schema
+
+    say(json.dumps(model_json_schema(), indent=1))
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     if os.geteuid() != 0:
         raise GovnetError("govnet clean needs root (it removes namespaces and interfaces)")
@@ -167,6 +174,19 @@ def register(sub: Subparsers) -> None:
         help="leave the firewall pair active/standby by OSPF cost (no state sync, steering or controller)",
     )
     u.set_defaults(func=cmd_topo_up)
+    sc = tsub.add_parser(
+        "schema",
+        help="print the model files' JSON Schema (for editors: completion and checks while typing)",
+        description="The JSON Schema (draft 2020-12) of network model files, derived from the same "
+        "declarations 'govnet topo check' validates with. It checks fields, types and ranges; the "
+        "cross-references (VLAN names, cores, overlapping subnets) are only checked by 'topo check'.",
+        epilog="example:\n"
+        "  govnet topo schema > model.schema.json\n"
+        "  # VS Code (YAML extension), first line of a model file:\n"
+        "  # yaml-language-server: $schema=./model.schema.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sc.set_defaults(func=cmd_topo_schema)
     k = tsub.add_parser("caps", help="what this kernel can emulate (netem, VLAN, bonding, ...)")
     k.set_defaults(func=cmd_topo_caps)
 
@@ -174,5 +194,5 @@ def register(sub: Subparsers) -> None:
     cl.add_argument("--force", action="store_true", help="also stop emulations whose owner is still running")
     cl.set_defaults(func=cmd_clean)
     topo.set_defaults(func=None, _parser=topo)
-    for parser in (c, s, u, k):
+    for parser in (c, s, u, sc, k):
         parser.set_defaults(_parser=parser)

@@ -3,12 +3,13 @@ and loading with one clear line per mistake before anything starts."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from govnet.errors import ModelError, Problem
 from labs.parts import PARTS
-from topology.schema import REQUIRED, Checker, Checker_, name_field, obj, text_field
+from topology.schema import REQUIRED, Checker, Checker_, json_schema_of, name_field, obj, text_field
 from topology.yamlload import load_yaml_file
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
@@ -28,6 +29,27 @@ def scenario_schema() -> Checker:
         if cls.in_scenario:
             fields[key] = (cls.parse, _default(cls))
     return obj(fields)
+
+
+def _first_line(doc: str | None) -> str:
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """The lab scenario's JSON Schema (draft 2020-12), for editors: `govnet lab schema`. The part keys
+    come from the registered parts, so a new part's key appears here without an edit."""
+    body = json_schema_of(scenario_schema())
+    for key, cls in PARTS.items():
+        if cls.in_scenario:
+            part = cls.json_schema()
+            part.setdefault("description", _first_line(cls.__doc__ or sys.modules[cls.__module__].__doc__))
+            body["properties"][key] = part
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "govnet lab scenario",
+        "description": "A lab: the model and the parts to run on it (govnet lab run checks it first).",
+        **body,
+    }
 
 
 def list_labs() -> list[tuple[str, str]]:

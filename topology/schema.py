@@ -16,10 +16,30 @@ from typing import Any
 from govnet.errors import ModelError, Problem
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+SUBNET_PATTERN = r"^(\d{1,3}\.){3}\d{1,3}/([0-9]|[12][0-9]|30)$"
 NAME_FIX = "use lower-case letters, digits and '-', starting with a letter, at most 40 characters"
 REQUIRED = object()
 
 Checker = Callable[["Checker_", Any, str], Any]
+
+# The JSON Schema (draft 2020-12) of each checker, declared beside it, so that the file an editor
+# checks against (`govnet topo schema`) is derived from the same declarations that validate the model.
+_JSON: dict[Checker, dict[str, Any]] = {}
+
+
+def described(schema: dict[str, Any]) -> Callable[[Checker], Checker]:
+    """Declare the JSON Schema of a checker (a decorator)."""
+
+    def mark(check: Checker) -> Checker:
+        _JSON[check] = schema
+        return check
+
+    return mark
+
+
+def json_schema_of(check: Checker) -> dict[str, Any]:
+    """The JSON Schema of a checker; {} (anything) for one that declared none."""
+    return dict(_JSON.get(check, {}))
 
 
 class Checker_:
@@ -40,6 +60,7 @@ def _type_name(value: object) -> str:
     return type(value).__name__ if value is not None else "null"
 
 
+@described({"type": "string", "pattern": NAME_RE.pattern})
 def name_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, str):
         v.err(path, f"must be a name (text), not {_type_name(value)}", value, NAME_FIX)
@@ -50,6 +71,7 @@ def name_field(v: Checker_, value: Any, path: str) -> Any:
     return value
 
 
+@described({"type": "string"})
 def text_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, str):
         v.err(path, f"must be text, not {_type_name(value)}", value, "quote it")
@@ -69,9 +91,10 @@ def int_field(lo: int, hi: int) -> Checker:
             return _MISSING
         return value
 
-    return check
+    return described({"type": "integer", "minimum": lo, "maximum": hi})(check)
 
 
+@described({"type": "number", "exclusiveMinimum": 0, "maximum": 100_000, "description": "Mbit/s"})
 def bw_field(v: Checker_, value: Any, path: str) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         v.err(path, f"bandwidth must be a number of Mbit/s, not {_type_name(value)}", value, "e.g. 100")
@@ -98,9 +121,10 @@ def nonneg_number(hi: float, unit: str) -> Checker:
             return _MISSING
         return value
 
-    return check
+    return described({"type": "number", "minimum": 0, "maximum": hi, "description": unit})(check)
 
 
+@described({"type": "boolean"})
 def bool_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, bool):
         v.err(path, f"must be true or false, not {_type_name(value)}", value, "write true or false")
@@ -108,6 +132,7 @@ def bool_field(v: Checker_, value: Any, path: str) -> Any:
     return value
 
 
+@described({"type": "string", "pattern": SUBNET_PATTERN, "description": "IPv4 ADDRESS/PREFIX, /30 or larger"})
 def subnet_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, str):
         v.err(path, f"must be an IPv4 subnet like 10.10.0.0/16, not {_type_name(value)}", value, "quote it")
@@ -144,7 +169,10 @@ def list_of(item: Checker, min_len: int = 0) -> Checker:
                 out.append(r)
         return out
 
-    return check
+    schema: dict[str, Any] = {"type": "array", "items": json_schema_of(item)}
+    if min_len:
+        schema["minItems"] = min_len
+    return described(schema)(check)
 
 
 def dict_of(item: Checker) -> Checker:
@@ -163,7 +191,13 @@ def dict_of(item: Checker) -> Checker:
                 out[key] = r
         return out
 
-    return check
+    return described(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NAME_RE.pattern},
+            "additionalProperties": json_schema_of(item),
+        }
+    )(check)
 
 
 def obj(fields: dict[str, tuple[Checker, Any]], doc: str = "") -> Checker:
@@ -204,11 +238,32 @@ def obj(fields: dict[str, tuple[Checker, Any]], doc: str = "") -> Checker:
                 out[key] = default
         return out
 
-    return check
+    props: dict[str, Any] = {}
+    for key, (checker, default) in fields.items():
+        props[key] = json_schema_of(checker)
+        if isinstance(default, str | int | float | bool) and default is not REQUIRED:
+            props[key]["default"] = default
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
+    required = [k for k, (_c, d) in fields.items() if d is REQUIRED]
+    if required:
+        schema["required"] = required
+    return described(schema)(check)
 
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
+
+
+def enum_field(*allowed: str) -> Checker:
+    """One of these words."""
+
+    def check(v: Checker_, value: Any, path: str) -> Any:
+        if value not in allowed:
+            v.err(path, "is not one of the allowed values", value, f"use one of: {', '.join(allowed)}")
+            return _MISSING
+        return value
+
+    return described({"enum": list(allowed)})(check)
 
 
 # --- the schema --------------------------------------------------------------------------
@@ -225,14 +280,14 @@ _LAN = obj(
         "hosts": (list_of(name_field), list),
         "count": (int_field(0, 250), 0),
         "host_prefix": (name_field, "pc"),
-        "kind": (lambda v, x, p: _enum(v, x, p, ("host", "server")), "host"),
+        "kind": (enum_field("host", "server"), "host"),
     }
 )
 
 _GATEWAY = obj(
     {
         "name": (name_field, REQUIRED),
-        "kind": (lambda v, x, p: _enum(v, x, p, ("router", "firewall")), "router"),
+        "kind": (enum_field("router", "firewall"), "router"),
     }
 )
 
@@ -300,6 +355,7 @@ SERVICE_RE = re.compile(r"^(tcp|udp)/(\d{1,5})$|^icmp$")
 SERVICE_FIX = "write tcp/PORT, udp/PORT (port 1-65535) or icmp, e.g. tcp/443"
 
 
+@described({"type": "string", "pattern": SERVICE_RE.pattern, "description": "tcp/PORT, udp/PORT or icmp"})
 def service_field(v: Checker_, value: Any, path: str) -> Any:
     """A service as PROTO/PORT (tcp/443, udp/53) or icmp."""
     if not isinstance(value, str):
@@ -315,6 +371,9 @@ def service_field(v: Checker_, value: Any, path: str) -> Any:
 HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 
+@described(
+    {"type": "string", "pattern": "^$|" + HOURS_RE.pattern, "description": "HH:MM-HH:MM; empty: always"}
+)
 def hours_field(v: Checker_, value: Any, path: str) -> Any:
     """A daily time window HH:MM-HH:MM (firewall local time); may wrap midnight (22:00-06:00); "" = always."""
     if value == "":
@@ -330,6 +389,7 @@ def hours_field(v: Checker_, value: Any, path: str) -> Any:
     return value
 
 
+@described({"anyOf": [json_schema_of(subnet_field), json_schema_of(name_field)]})
 def source_field(v: Checker_, value: Any, path: str) -> Any:
     """A source range (IPv4 subnet) or the name of a user group from `groups`."""
     if isinstance(value, str) and "/" in value:
@@ -387,7 +447,7 @@ MODEL = obj(
                             {
                                 "prefix": (name_field, "core"),
                                 "bw_mbps": (bw_field, 1000),
-                                "medium": (lambda v, x, p: _enum(v, x, p, ("fibre", "copper")), "fibre"),
+                                "medium": (enum_field("fibre", "copper"), "fibre"),
                                 **_LINK_OPTS,
                             }
                         ),
@@ -413,11 +473,36 @@ MODEL = obj(
 )
 
 
-def _enum(v: Checker_, value: Any, path: str, allowed: tuple[str, ...]) -> Any:
-    if value not in allowed:
-        v.err(path, "is not one of the allowed values", value, f"use one of: {', '.join(allowed)}")
-        return _MISSING
-    return value
+MODEL_DOCS = {
+    "name": "the model's name (run directories and reports use it)",
+    "parameters": "numbers that grow the generated parts: ring size, bureaus, firewall members",
+    "addressing": "pools for infrastructure links and the emulated Internet",
+    "vlans": "every VLAN: id, name, subnet, security zone",
+    "zones": "security zones, graded by security level",
+    "policy": "allowed flows between zones (default deny), with sources and hours",
+    "backbone": "the core ring and the distribution layer",
+    "sites": "departments and their LANs, each on a core router",
+    "bureaus": "bureaus generated from one template",
+    "exit": "the firewall pair, the DMZ and the Internet uplink",
+    "extra_links": "links beyond the generated ones",
+    "forbidden_services": "services blocked and logged at every firewall",
+    "groups": "user groups by address range, for policy sources",
+}
+
+
+def model_json_schema() -> dict[str, Any]:
+    """The network model's JSON Schema (draft 2020-12), for editors: `govnet topo schema`."""
+    body = json_schema_of(MODEL)
+    body["properties"] = {
+        k: {**v, "description": MODEL_DOCS.get(k, "")} for k, v in body["properties"].items()
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "govnet network model",
+        "description": "A city network: VLANs, zones and policy, backbone ring, sites, bureaus, exit. "
+        "govnet topo check gives the file:line of each mistake and checks cross-references too.",
+        **body,
+    }
 
 
 def validate_structure(data: Any, source: str) -> dict[str, Any]:

@@ -30,6 +30,26 @@ class Traffic(Part):
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
         return parse_section(v, value, path, parse_traffic)
 
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        hours = {"type": "number", "minimum": 0, "maximum": 24}
+        limit = {"type": "number", "exclusiveMinimum": 0}
+        return {
+            "type": "object",
+            "properties": {
+                "start_hour": {**hours, "default": 8},
+                "hours": {**hours, "exclusiveMinimum": 0, "default": 10},
+                "limits_hours": {
+                    "type": "object",
+                    "properties": {"accept": limit, "review": limit, "final": limit},
+                    "additionalProperties": False,
+                },
+            },
+            # the app classes, users and time compression of apps.traffic (docs/apps.md)
+            "additionalProperties": True,
+            "description": "a working day of OA and approval users, compressed in time",
+        }
+
     def start(self, ctx: LabContext) -> None:
         self.ctx = ctx
         self.apps = AppsLab(ctx.emu, ctx.run, self.config, log=ctx.log, sink=ctx.write_points)

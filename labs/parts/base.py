@@ -31,7 +31,7 @@ from govnet.events import Event, EventLog
 from govnet.metrics import Point
 from topology.emulator.handle import EmulatorHandle
 from topology.model import Network
-from topology.schema import Checker_, bool_field
+from topology.schema import Checker_, bool_field, json_schema_of
 
 Log = Callable[[str], None]
 
@@ -124,6 +124,12 @@ class Part:
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
         """The part's scenario value, checked; problems go to `v` (the default: true or false)."""
         return bool_field(v, value, path)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of the part's scenario value (for editors: `govnet lab schema`); a part
+        that overrides `parse` overrides this too."""
+        return json_schema_of(bool_field)
 
     @classmethod
     def wanted(cls, scenario: Mapping[str, Any], net: Network) -> bool:

@@ -38,6 +38,10 @@ class Checks(Part):
         return list_of(_check_name, 1)(v, value, path)
 
     @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return {"type": "array", "items": {"enum": list(CHECKS)}, "minItems": 1, "default": list(CHECKS)}
+
+    @classmethod
     def default(cls) -> Any:
         return list(CHECKS)
 

@@ -28,6 +28,18 @@ class Offsite(Part):
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
         return parse_section(v, value, path, parse_offsite)
 
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "size_mb": {"type": "number", "exclusiveMinimum": 0, "default": 20},
+                "share": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5},
+            },
+            "additionalProperties": False,
+            "description": "one off-site copy of the service databases over the emulated network",
+        }
+
     def start(self, ctx: LabContext) -> None:
         self.ctx = ctx
         super().start(ctx)

@@ -14,7 +14,7 @@ from govnet.supervise import stop_process
 from labs.parts.base import LabContext, Part, Verdict
 from labs.parts.registry import register
 from topology.model import Network
-from topology.schema import REQUIRED, Checker_, name_field, obj
+from topology.schema import REQUIRED, Checker_, json_schema_of, name_field, obj
 
 INTERVAL_S = 0.2
 
@@ -40,6 +40,10 @@ class Probe(Part):
     @classmethod
     def parse(cls, v: Checker_, value: Any, path: str) -> Any:
         return None if value is None else cls.SCHEMA(v, value, path)
+
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        return json_schema_of(cls.SCHEMA)
 
     def validate(self, net: Network, source: str) -> list[Problem]:
         hosts = {n.name for n in net.nodes if n.is_host}

@@ -48,6 +48,20 @@ class Validation(Part):
         v.err(path, "must be true, false or {max_mean_relative_error: N}", value, "e.g. validate: true")
         return False
 
+    @classmethod
+    def json_schema(cls) -> dict[str, Any]:
+        bound = {
+            "type": "object",
+            "properties": {
+                "max_mean_relative_error": {"type": "number", "exclusiveMinimum": 0, "maximum": 10}
+            },
+            "additionalProperties": False,
+        }
+        return {
+            "anyOf": [{"type": "boolean"}, bound],
+            "description": "simulator vs emulator on the same flows",
+        }
+
     def run(self, ctx: LabContext) -> None:
         ctx.log("validation: the same flows in the emulator and the simulator")
         self.doc = doc = run_validation(ctx.emu)
