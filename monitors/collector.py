@@ -93,7 +93,7 @@ class LabMonitor(Lifecycle):
         self._cli: Popen | None = None
         self.drift: dict[str, bool] = {}
         self._drift_watch = DriftWatch(firewall_groups(self.net))
-        self._dropped_reported = 0
+        self.dropped_reported = 0
         self.noc = next((n.name for n in self.net.nodes if n.is_host and n.zone == "management"), "")
 
     # lifecycle ---------------------------------------------------------------------------------
@@ -120,8 +120,8 @@ class LabMonitor(Lifecycle):
         for t in self._threads:
             t.join(timeout=5)
         dropped = self.writer.stats().dropped  # points the store never got (memory or spill bound)
-        if dropped > self._dropped_reported:
-            self._dropped_reported = dropped
+        if dropped > self.dropped_reported:
+            self.dropped_reported = dropped
             self._event(Event("monitoring", "monitor.gap", "metrics writer", {"dropped_points": dropped}))
 
     def _event(self, ev: Event) -> None:

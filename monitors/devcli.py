@@ -160,12 +160,16 @@ class DriftWatch:
     """Says when ruleset drift is new, so that it is reported once and not every cycle.
 
     `update(drift(records, groups))` after each cycle returns the groups (site, members) whose
-    members' rulesets differ now and did not the last time all of them answered. A group with a
-    member that did not answer keeps its last state (one lost poll is neither a new drift nor its
-    end); drift that ends is forgotten, so that its return is reported again."""
+    members' rulesets have differed for `confirm` consecutive cycles (2 by default) and had not been
+    reported. A change that reaches the members one after the other (a block table pushed over SSH
+    member by member, a ruleset reload) differs for one cycle and is not drift; a real drift stays.
+    A group with a member that did not answer keeps its last state (one lost poll is neither a new
+    drift nor its end); drift that ends is forgotten, so that its return is reported again."""
 
-    def __init__(self, groups: Mapping[str, Sequence[str]]) -> None:
+    def __init__(self, groups: Mapping[str, Sequence[str]], confirm: int = 2) -> None:
         self.groups = {site: list(members) for site, members in groups.items()}
+        self.confirm = max(1, confirm)
+        self.cycles: dict[str, int] = {}  # site -> consecutive cycles its members differed
         self.drifting: set[str] = set()  # sites whose drift has been reported and has not ended
 
     def update(self, drift: Mapping[str, bool]) -> list[tuple[str, list[str]]]:
@@ -174,10 +178,12 @@ class DriftWatch:
             if not all(m in drift for m in members):
                 continue
             if any(drift[m] for m in members):
-                if site not in self.drifting:
+                self.cycles[site] = self.cycles.get(site, 0) + 1
+                if self.cycles[site] >= self.confirm and site not in self.drifting:
                     self.drifting.add(site)
                     new.append((site, members))
             else:
+                self.cycles.pop(site, None)
                 self.drifting.discard(site)
         return new
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from apps.lab import AppsLab, TrafficSpec, parse_traffic
 from govnet.events import Event
-from labs.parts.base import LabContext, Part, parse_section
+from labs.parts.audit import login_counts
+from labs.parts.base import LabContext, Part, parse_section, text_of
 from labs.parts.registry import register
 from topology.schema import Checker_
 
@@ -125,7 +126,7 @@ def traffic_lines(a: Mapping[str, Any]) -> list[str]:
         lines.append(
             f"- OA: {oa['documents']} documents ({states}), "
             f"{oa['attachments']} attachments, {oa['delivered']} delivered (mean {oa['delivery_mean_s']} s), "
-            f"logins {oa['logins']}, tamper alerts {oa['tamper_alerts']}"
+            f"logins {text_of(oa['logins'])}, tamper alerts {oa['tamper_alerts']}"
         )
     if "approval" in svc:
         ap = svc["approval"]
@@ -134,18 +135,19 @@ def traffic_lines(a: Mapping[str, Any]) -> list[str]:
             f"- Approval: {ap['applications']} applications ({states}), {ap['completed']} completed "
             f"(mean {ap['completion_mean_s']} s), {ap['escalations']} escalations, "
             f"{ap['overdue_open_steps']} steps overdue at the end, {ap['receipts_sent']} receipts mailed, "
-            f"logins {ap['logins']}"
+            f"logins {text_of(ap['logins'])}"
         )
     hi = a.get("hids")
     if hi:
         lines.append(
-            f"- HIDS on {', '.join(hi['servers'])} (key files, new ports, setuid): alerts {hi['alerts']}"
+            f"- HIDS on {', '.join(hi['servers'])} (key files, new ports, setuid): "
+            f"alerts {text_of(hi['alerts'])}"
             + (f" ({'; '.join(hi['signatures'])})" if hi["signatures"] else "")
         )
     au = a.get("audit")
     if au:
         lines.append(
-            f"- Login audit: {au['login_records']} login records in the hash-chained ledger `{au['ledger']}` "
+            f"- Login audit: {login_counts(au['login_records'])} in the hash-chained ledger `{au['ledger']}` "
             f"({'intact' if au['intact'] else 'BROKEN'}); policy decisions: {len(au['decisions'])}"
         )
     lines.append("")

@@ -37,7 +37,7 @@ class Audit(Part):
 
     def run(self, ctx: LabContext) -> None:
         self.doc = audit_logins(ctx.run)
-        ctx.log(f"apps: {self.doc['login_records']} login records in the audit ledger {ctx.run / 'audit.db'}")
+        ctx.log(f"apps: {login_counts(self.doc['login_records'])} in the audit ledger {ctx.run / 'audit.db'}")
         if not self.doc["intact"]:
             ctx.emit(Event(self.key, "audit.broken", str(ctx.run / "audit.db"), {}))
 
@@ -48,6 +48,13 @@ class Audit(Part):
 
     def summary(self) -> Any:
         return self.doc
+
+
+def login_counts(counts: Mapping[str, int]) -> str:
+    """'166 approval, 170 oa, 12 ssh login records' (or 'no login records')."""
+    if not counts:
+        return "no login records"
+    return ", ".join(f"{n} {source}" for source, n in sorted(counts.items())) + " login records"
 
 
 def audit_logins(run: Path) -> dict[str, Any]:

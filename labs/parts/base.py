@@ -92,6 +92,22 @@ class PartStatus:
     detail: dict[str, Any] = field(default_factory=dict)
 
 
+def text_of(value: Any) -> str:
+    """A value as a reader sees it in a report: a mapping as "a 1, b 2", a list comma-separated,
+    nothing as "-", a float with at most 3 decimals — never a Python repr."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else "-"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {text_of(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(text_of(v) for v in value) or "none"
+    return str(value)
+
+
 def parse_section(v: Checker_, value: Any, path: str, parser: Callable[[Any, str, str], Any]) -> Any:
     """A scenario section read by its domain's parser (`parser(value, source, path)`, which raises
     ModelError with file:line problems): None when the section is absent; its problems go to `v`, so

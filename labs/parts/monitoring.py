@@ -12,7 +12,7 @@ from typing import Any
 from govnet.events import Event
 from govnet.tsdb import Store
 from govnet.tsdb_writer import Writer
-from labs.parts.base import LabContext, Part
+from labs.parts.base import LabContext, Part, text_of
 from labs.parts.registry import register
 from monitors.collector import LabMonitor
 
@@ -64,8 +64,9 @@ class Monitoring(Part):
                 stats = self.writer.close()
                 self.info["points_written"] = stats.sent
                 self.info["points_dropped"] = stats.dropped
-                if stats.dropped:
-                    ctx.emit(Event(self.key, "monitor.gap", f"{stats.dropped} points dropped", {}))
+                said = self.monitor.dropped_reported if self.monitor is not None else 0
+                if stats.dropped > said:  # lost while the writer closed (the monitor said the rest)
+                    ctx.emit(Event(self.key, "monitor.gap", f"{stats.dropped - said} points dropped", {}))
             if self.monitor is not None:
                 self.info["points_by_measurement"] = dict(sorted(self.monitor.counts.items()))
             if self.store is not None:
@@ -80,7 +81,9 @@ class Monitoring(Part):
         if not m:
             return []
         lines = ["## Metrics", "", f"Store: {m.get('store', '?')} (PromQL at /api/v1/query)", ""]
-        lines += [f"- {k}: {v}" for k, v in m.items() if k not in ("store", "queries")]
+        lines += [
+            f"- {k.replace('_', ' ')}: {text_of(v)}" for k, v in m.items() if k not in ("store", "queries")
+        ]
         lines += ["", "| PromQL | answer |", "| --- | --- |"]
         lines += [f"| `{q}` | {a} |" for q, a in m.get("queries", {}).items()]
         lines.append("")

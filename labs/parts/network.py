@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from govnet.events import Event
-from labs.parts.base import LabContext, Part, Verdict
+from labs.parts.base import LabContext, Part, Verdict, text_of
 from labs.parts.registry import register
 from topology.emulator.check import CheckReport, run_checks
 from topology.model import Link, Network
@@ -67,10 +67,7 @@ class Checks(Part):
             return []
         lines = ["## Checks", "", "```", self.report.table(), "```", ""]
         if self.report.figures:
-            lines += [
-                f"- {k}: {v:.3f}" if isinstance(v, float) else f"- {k}: {v}"
-                for k, v in self.report.figures.items()
-            ]
+            lines += [f"- {k}: {text_of(v)}" for k, v in self.report.figures.items()]
             lines.append("")
         return lines
 

@@ -196,3 +196,22 @@ def test_probe_counts_lost_pings_and_the_longest_silence() -> None:
     out = "\n".join(f"64 bytes from 10.0.0.1: icmp_seq={i} ttl=63 time=0.2 ms" for i in [1, 2, 3, 9, 10])
     assert probe_result(out) == {"sent": 10, "lost": 5, "longest_gap_s": pytest.approx(1.0)}
     assert probe_result("") == {"sent": 0, "lost": 0, "longest_gap_s": 0}
+
+
+def test_values_in_reports_are_words_not_python_reprs() -> None:
+    from labs.parts.base import text_of
+
+    assert text_of({"success": 163, "failure": 7}) == "success 163, failure 7"
+    assert text_of({}) == "none"
+    assert text_of(None) == "-"
+    assert text_of([1.25, 2.0]) == "1.25, 2"
+    assert text_of(float("nan")) == "-"
+    assert text_of(True) == "yes"
+    assert text_of({"a": {"b": None}}) == "a b -"
+
+
+def test_the_login_audit_line_counts_in_words() -> None:
+    from labs.parts.audit import login_counts
+
+    assert login_counts({"oa": 170, "approval": 166}) == "166 approval, 170 oa login records"
+    assert login_counts({}) == "no login records"

@@ -24,17 +24,30 @@ def _rec(node: str, sha: str | None, ok: bool = True) -> dict[str, Any]:
     return {"node": node, "ok": ok, "routes": 9, "conntrack": 3, "ruleset_sha": sha}
 
 
-def test_drift_is_new_once_when_it_appears_and_again_after_it_ended() -> None:
+def test_drift_is_new_once_when_it_lasts_and_again_after_it_ended() -> None:
     groups = firewall_groups(load_model("small"))
     assert groups == {"exit": ["fw-a", "fw-b"]}
     watch = DriftWatch(groups)
     same = [_rec("fw-a", SHA), _rec("fw-b", SHA)]
     differ = [_rec("fw-a", SHA), _rec("fw-b", OTHER)]
     silent = [_rec("fw-a", SHA), _rec("fw-b", None, ok=False)]
-    seen = [watch.update(drift(cycle, groups)) for cycle in (same, differ, differ, silent, differ)]
-    assert seen == [[], [("exit", ["fw-a", "fw-b"])], [], [], []]  # a lost poll is not its end
+    seen = [watch.update(drift(cycle, groups)) for cycle in (same, differ, differ, differ, silent, differ)]
+    # the second differing cycle in a row is drift; a lost poll is not its end
+    assert seen == [[], [], [("exit", ["fw-a", "fw-b"])], [], [], []]
     assert watch.update(drift(same, groups)) == []  # ended: forgotten ...
+    assert watch.update(drift(differ, groups)) == []
     assert watch.update(drift(differ, groups)) == [("exit", ["fw-a", "fw-b"])]  # ... so it is new again
+
+
+def test_a_change_that_reaches_the_members_one_after_the_other_is_not_drift() -> None:
+    """A block table pushed over SSH to fw-a, then fw-b: one poll may see only fw-a's."""
+    groups = firewall_groups(load_model("small"))
+    watch = DriftWatch(groups)
+    before = [_rec("fw-a", SHA), _rec("fw-b", SHA)]
+    halfway = [_rec("fw-a", OTHER), _rec("fw-b", SHA)]
+    after = [_rec("fw-a", OTHER), _rec("fw-b", OTHER)]
+    assert [watch.update(drift(c, groups)) for c in (before, halfway, after, after)] == [[], [], [], []]
+    assert [DriftWatch(groups, confirm=1).update(drift(halfway, groups))] == [[("exit", ["fw-a", "fw-b"])]]
 
 
 class _Writer:
