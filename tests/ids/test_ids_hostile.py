@@ -3,6 +3,7 @@ Ctrl-C), fragments are reassembled (no evasion, no false scans), long request li
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -119,6 +120,23 @@ def test_alerts_stream_out_and_are_not_kept(tmp_path: Path) -> None:
     assert peaks[1] < peaks[0] * 1.5 + 200_000  # 4x the alerts, not 4x the memory
 
 
+def _where(pid: int) -> str:
+    """State, kernel wait channel and threads of a process that does not end (for the failure text)."""
+    proc = Path("/proc") / str(pid)
+    out = []
+    for name in ("status", "wchan", "stack"):
+        try:
+            text = (proc / name).read_text(errors="replace")
+        except OSError as exc:
+            text = f"unreadable ({exc.strerror})"
+        if name == "status":
+            text = " ".join(x for x in text.splitlines() if x.split(":")[0] in ("State", "Threads", "SigPnd"))
+        out.append(f"{name}: {text.strip()}")
+    with contextlib.suppress(OSError):
+        out.append(f"fds: {sorted(os.listdir(proc / 'fd'))}")
+    return "; ".join(out)
+
+
 def test_ctrl_c_keeps_the_alerts_written_so_far(tmp_path: Path) -> None:
     fifo = tmp_path / "live.pcap"
     os.mkfifo(fifo)
@@ -141,7 +159,10 @@ def test_ctrl_c_keeps_the_alerts_written_so_far(tmp_path: Path) -> None:
             time.sleep(0.05)  # readiness: both alerts are in the EVE file while the scan still reads
         assert eve.read_text().count("\n") == 2
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired as exc:  # say where it hangs: the kernel's view of the process
+            raise AssertionError(f"the scan did not end within 30 s of Ctrl-C: {_where(proc.pid)}") from exc
     finally:
         writer.close()
         if proc.poll() is None:
