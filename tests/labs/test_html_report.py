@@ -3,7 +3,8 @@
 The fixture (tests/data/labs/workday-run/) is a real `workday` run of the small model, trimmed: its
 metrics/series.json was exported from the run's own store with labs.parts.monitoring.shape_series
 (64 points per series), audit.db keeps every failed login and 30 successes, and
-nids/nids-fw-a-outside.json holds made-up alerts (the run had none). Expectations and a timeline
+nids/nids-fw-a-outside.json holds made-up alerts (the run had none), config/ only the desktops'
+ip.batch (they name the login sources). Expectations and a timeline
 (another slice of issue 17 adds them to results.json) are added by the tests.
 """
 
@@ -210,7 +211,7 @@ def test_each_picture_with_data_is_inline_svg(tmp_path: Path) -> None:
     # the timeline's actions are drawn on the utilisation picture, the one not run as such
     util = next(body for t, body in figures if "busiest" in t)
     assert "firewall.crash" in util and "probe.scan" in util and "firewall.restore (not run)" in util
-    # login sources are named after the model's hosts
+    # login sources are named after the hosts (config/<node>/ip.batch)
     logins = next(body for t, body in figures if "logins" in t)
     assert "bureau-education-pc1" in logins
 
