@@ -33,6 +33,19 @@ def cmd_lab_schema(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lab_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from labs.html import load_run, write_html
+    from labs.junit import write_junit
+
+    run = Path(args.run_dir)
+    load_run(run)  # a missing or unreadable run directory: UsageError, exit 2, one line
+    say(f"html: {write_html(run)}")
+    say(f"junit: {write_junit(run)}")
+    return 0
+
+
 def register(sub: Subparsers) -> None:
     """Add `lab` to the `govnet` subcommands."""
     lab = sub.add_parser(
@@ -76,6 +89,19 @@ def register(sub: Subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sc.set_defaults(func=cmd_lab_schema)
+    rp = lsub.add_parser(
+        "report",
+        help="(re)build report.html and junit.xml of a stored run",
+        description="Build the run's self-contained HTML page (verdict, expectations, pictures, events,\n"
+        "detail; works offline) and its JUnit XML from the files in the run directory, and print\n"
+        "their paths. Needs no root and no network: the series the pictures draw are in the run's\n"
+        "metrics/series.json.",
+        epilog="example:\n  govnet lab report runs/20261203-130216-workday\n"
+        "  xdg-open runs/20261203-130216-workday/report.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rp.add_argument("run_dir", metavar="RUN_DIR", help="a run directory (runs/<time>-<lab>/)")
+    rp.set_defaults(func=cmd_lab_report)
     lab.set_defaults(func=None, _parser=lab)
-    for parser in (r, ls, sc):
+    for parser in (r, ls, sc, rp):
         parser.set_defaults(_parser=parser)

@@ -1,12 +1,16 @@
-"""A lab's results.json and report.md, from the parts' summaries, verdicts and the events."""
+"""A lab's results.json and report.md, from the parts' summaries, verdicts and the events; then the
+pages built from those files: report.html (labs.html) and junit.xml (labs.junit)."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from pathlib import Path
 from typing import Any, Protocol
 
+from labs.html import write_html
+from labs.junit import write_junit
 from labs.parts import EventBus, Part, Verdict
 from topology.emulator import Capabilities
 from topology.model import Network
@@ -28,6 +32,8 @@ class LabView(Protocol):
 
     def verdicts(self) -> dict[str, Verdict]: ...
 
+
+log = logging.getLogger("govnet.labs.report")
 
 SCHEMA_VERSION = 2
 # the report's sections in this order; parts not listed follow in registry order
@@ -92,4 +98,17 @@ def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: boo
     lines += ["", "## What this machine can emulate", "", "```", lab.caps.table(), "```", ""]
     path = lab.run / "report.md"
     path.write_text("\n".join(lines))
+    write_pages(lab.run)
     return path
+
+
+def write_pages(run: Path) -> list[Path]:
+    """report.html and junit.xml from the run directory's files (call again after results.json
+    changed). A page that cannot be written is logged and left out: report.md and results.json stay."""
+    out = []
+    for writer in (write_html, write_junit):
+        try:
+            out.append(writer(run))
+        except Exception as exc:
+            log.warning("%s: %s failed: %s: %s", run, writer.__name__, type(exc).__name__, exc)
+    return out

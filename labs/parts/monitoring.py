@@ -1,12 +1,18 @@
 """Monitoring as a part: the metrics store, the SNMP poller, the device CLI and the kernel link
 counters for the whole lab. Publishes `metrics_sink` (points to the store) and `device_cli` (the
-NOC's management-SSH access) on the service board; a summary with a few PromQL answers at the end."""
+NOC's management-SSH access) on the service board; a summary with a few PromQL answers at the end.
+At stop it exports the series the HTML report draws (link rates per direction, firewall sessions per
+member, poller cycle times) to `<run>/metrics/series.json`, since the store is shared and outlives the
+run."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from govnet.events import Event
@@ -14,7 +20,9 @@ from govnet.tsdb import Store
 from govnet.tsdb_writer import Writer
 from labs.parts.base import LabContext, Part, text_of
 from labs.parts.registry import register
+from labs.plots import SERIES_FILE
 from monitors.collector import LabMonitor
+from topology.model import Network
 
 
 @register
@@ -71,7 +79,24 @@ class Monitoring(Part):
                 self.info["points_by_measurement"] = dict(sorted(self.monitor.counts.items()))
             if self.store is not None:
                 self.info["queries"] = metric_queries(self.store, max(10, int(time.time() - self.t0) + 5))
+                self._export_series(ctx)
             super().stop()
+
+    def _export_series(self, ctx: LabContext) -> None:
+        """metrics/series.json for the report; a failure is a warning and a `monitor.gap` event."""
+        assert self.store is not None
+        try:
+            path, errors = export_series(self.store, ctx.net, ctx.run, self.t0, time.time())
+        except Exception as exc:
+            text = f"the report's series were not exported: {type(exc).__name__}: {exc}"[:300]
+            ctx.log(f"warning: {text}")
+            ctx.emit(Event(self.key, "monitor.gap", text, {"file": SERIES_FILE}))
+            return
+        ctx.log(f"series for the report: {path}")
+        if errors:
+            text = f"some of the report's series were not exported: {'; '.join(errors)}"[:300]
+            ctx.log(f"warning: {text}")
+            ctx.emit(Event(self.key, "monitor.gap", text, {"file": SERIES_FILE, "errors": errors}))
 
     def summary(self) -> Any:
         return self.info
@@ -112,3 +137,102 @@ def metric_queries(store: Store, window_s: int) -> dict[str, str]:
         except Exception as exc:
             out[q] = f"error: {exc}"
     return out
+
+
+# --- the report's series --------------------------------------------------------------------------
+MAX_POINTS = 600  # per series in metrics/series.json
+SERIES_QUERIES = {
+    # per link end: what the node sends on the link, i.e. one direction of the link, in Mbit/s
+    "links": 'max by (link, node) (iface_tx_bps{source="kernel"}) / 1e6',
+    "firewall_sessions": "max by (node) (fw_sessions)",
+    "poller_cycle_s": "max by (poller) (poller_cycle_s)",
+}
+
+
+def series_step(start: float, end: float, max_points: int = MAX_POINTS) -> float:
+    """A whole number of seconds (at least 1) that gives at most `max_points` points over the span."""
+    span = max(0.0, end - start)
+    return float(max(1, math.ceil(span / max(1, max_points - 1))))
+
+
+def _num(v: Any) -> float | None:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _points(values: Any, start: float, max_points: int) -> list[list[float]]:
+    """[[seconds after start, value], ...] from a query_range result's values, rounded to keep the
+    file small; NaN and unparsable samples are left out."""
+    out: list[list[float]] = []
+    for item in values or []:
+        try:
+            t, v = _num(item[0]), _num(item[1])
+        except (TypeError, IndexError):
+            continue
+        if t is None or v is None:
+            continue
+        out.append([round(t - start, 1), float(f"{v:.4g}")])
+    return out[:max_points]
+
+
+def shape_series(
+    store: Any, net: Network | None, start: float, end: float, max_points: int = MAX_POINTS
+) -> dict[str, Any]:
+    """The content of metrics/series.json: the series of SERIES_QUERIES over [start, end], with the
+    links' directions and capacities from the model. A query that fails leaves its list empty and
+    its error in `errors` (the rest is still exported)."""
+    step = series_step(start, end, max_points)
+    links = {lk.name: lk for lk in net.links} if net is not None else {}
+    doc: dict[str, Any] = {
+        "version": 1,
+        "start": round(start, 3),
+        "end": round(end, 3),
+        "step_s": step,
+        "units": "t in seconds after start (Unix time); links in Mbit/s sent by `from`",
+        "links": [],
+        "firewall_sessions": [],
+        "poller_cycle_s": [],
+        "errors": [],
+    }
+    for key, promql in SERIES_QUERIES.items():
+        try:
+            result = store.query_range(promql, start, end, step)
+        except Exception as exc:
+            doc["errors"].append(f"{key}: {type(exc).__name__}: {exc}"[:300])
+            continue
+        rows: list[dict[str, Any]] = []
+        for r in result:
+            labels = r.get("metric") or {}
+            pts = _points(r.get("values"), start, max_points)
+            if not pts:
+                continue
+            if key == "links":
+                name, node = str(labels.get("link", "")), str(labels.get("node", ""))
+                if not name or not node:
+                    continue
+                lk = links.get(name)
+                peer = "" if lk is None else (lk.b if lk.a == node else lk.a)
+                cap = None if lk is None else float(lk.bw_mbps)
+                rows.append({"link": name, "from": node, "to": peer, "capacity_mbps": cap, "points": pts})
+            elif key == "firewall_sessions":
+                rows.append({"member": str(labels.get("node", "")), "points": pts})
+            else:
+                rows.append({"poller": str(labels.get("poller", "")), "points": pts})
+        first = "link" if key == "links" else ("member" if key == "firewall_sessions" else "poller")
+        doc[key] = sorted(rows, key=lambda row: (row[first], row.get("from", "")))
+    return doc
+
+
+def export_series(
+    store: Any, net: Network | None, run: Path, start: float, end: float
+) -> tuple[Path, list[str]]:
+    """Write metrics/series.json in the run directory (see shape_series): its path, and the errors
+    of the queries that failed."""
+    doc = shape_series(store, net, start, end)
+    path = run / SERIES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    return path, list(doc["errors"])
