@@ -533,7 +533,11 @@ def why_lines(info: RunInfo) -> list[str]:
     elif v == "interrupted":
         out.append("interrupted (Ctrl-C or a signal) before it finished")
     elif v == "running":
-        out.append(f"still running (process {cell(info.record.get('pid'))} on {info.host})")
+        pid = cell(info.record.get("pid"))
+        if info.record.get("host") in (None, socket.gethostname()):
+            out.append(f"still running (process {pid})")
+        else:
+            out.append(f"running on {info.host} (process {pid}), another host: this one cannot check it")
     elif v == "unknown":
         out.append("no run.json or results.json: nothing says how this run ended")
     res = info.results or {}
