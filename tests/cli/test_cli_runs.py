@@ -176,3 +176,65 @@ def test_prune_dry_run_then_prune(base: Path) -> None:
 def test_help_has_an_example(verb: str, tmp_path: Path) -> None:
     r = govnet(tmp_path, "lab", verb, "--help")
     assert r.returncode == 0 and "example" in r.stdout and f"govnet lab {verb}" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("exc", "verdict", "code"),
+    [(KeyboardInterrupt(), "interrupted", 130), (RuntimeError("boom"), "failed", 1)],
+)
+def test_lab_run_that_raises_ends_its_record(
+    exc: BaseException, verdict: str, code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lab run` interrupted (or failing with an exception) after its record began: the record says so."""
+    import labs
+    from cli.main import main
+
+    def fake_run_lab(name: str, model: str | None = None, log: object = None) -> None:
+        run = create_run_dir(name, tmp_path)
+        begin_run(run, {"name": name}, "small")
+        raise exc
+
+    monkeypatch.setattr(labs, "run_lab", fake_run_lab)
+    if isinstance(exc, KeyboardInterrupt):
+        assert main(["lab", "run", "smoke"]) == 130
+    else:
+        with pytest.raises(RuntimeError):
+            main(["lab", "run", "smoke"])
+    (run,) = tmp_path.iterdir()
+    rec = json.loads((run / "run.json").read_text())
+    assert (rec["verdict"], rec["exit_code"]) == (verdict, code) and rec["end"] is not None
+
+
+def test_prune_failure_exits_1_naming_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import labs.runs
+    from cli.main import main
+
+    b = tmp_path / "runs"
+    b.mkdir()
+    run_dir(b, "20260101-100000", "smoke", True)
+    run_dir(b, "20260101-110000", "smoke", True)
+    monkeypatch.setenv("GOVNET_RUNS", str(b))
+
+    def denied(path: object, *_a: object, **_k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(labs.runs.shutil, "rmtree", denied)
+    assert main(["lab", "prune", "--keep", "1"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "20260101-100000-smoke" in err[0] and "sudo govnet lab prune" in err[0]
+
+
+def test_show_a_scenario_file_and_a_bad_one(base: Path, tmp_path: Path) -> None:
+    f = tmp_path / "mine.yaml"
+    smoke = (ROOT / "labs" / "scenarios" / "smoke.yaml").read_text()
+    f.write_text(smoke.replace("name: smoke", "name: mine"))
+    r = govnet(base, "lab", "show", str(f))
+    assert r.returncode == 0, r
+    assert r.stdout.startswith(f"scenario mine ({f})")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: bad\nchecks: [nosuch]\n")
+    r = govnet(base, "lab", "show", str(bad))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.startswith(str(bad)) and "checks" in r.stderr

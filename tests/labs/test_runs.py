@@ -357,3 +357,24 @@ def test_run_names() -> None:
     assert is_run_name("20261203-130000-smoke") and is_run_name("20261203-130000-topo-small-2")
     assert not is_run_name("notes") and not is_run_name("20261203-smoke") and not is_run_name(".x")
     assert run_stamp("19700101-000100-x") == 60.0 and run_stamp("notes") is None
+
+
+def test_prune_reports_what_it_could_not_remove(base: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old = make_run(base, stamp="20260101-000000")
+    make_run(base, stamp="20260101-010000")
+
+    def denied(path: object, *_a: object, **_k: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runs.shutil, "rmtree", denied)
+    done = prune(1, base=base)
+    assert done.removed == [] and [(r.id, why) for r, why in done.failed] == [(old.name, "Permission denied")]
+    assert old.exists()
+
+
+def test_a_scenario_timeline_in_words() -> None:
+    assert runs._words({"at": 30, "action": "cut", "link": "core1-core2"}, ("at", "action", "part")) == (
+        "at 30 s: cut link core1-core2"
+    )
+    assert runs._words({"name": "heal", "max_ms": 1000, "flow": None}, ("name",)) == "heal: max_ms 1000"
+    assert runs._words("plain", ("name",)) == "plain"
