@@ -412,7 +412,7 @@ def find_run(ref: str, runs: list[RunInfo], base: Path | None = None) -> RunInfo
         if r.id == ref:
             return r
     p = Path(ref)
-    if ("/" in ref or ref in (".", "..")) and p.is_dir() and not is_run_name(ref):
+    if ("/" in ref or ref in (".", "..")) and p.is_dir():
         if (p / RECORD).is_file() or (p / RESULTS).is_file():
             return read_run(p)
         raise UsageError(f"{ref}: not a run directory (no run.json or results.json); {_fix_ids(root)}")
