@@ -1,15 +1,60 @@
-"""Run directories: runs/<UTC time>-<name>/, self-contained records of one run."""
+"""Run directories: runs/<UTC time>-<name>/, self-contained records of one run; how their names look,
+and how a record in one is rewritten atomically (readable by the user who ran `sudo`, unlike the
+private files of govnet.secure)."""
 
 from __future__ import annotations
 
+import calendar
+import contextlib
 import json
+import os
 import platform
+import re
+import secrets
 import sys
 import time
 from pathlib import Path
 
 from govnet.errors import GovnetError
 from govnet.paths import runs_dir
+
+# <YYYYmmdd-HHMMSS>-<name>[-<n>]: what create_run_dir makes (the name part is a lab or `topo-<model>`)
+RUN_NAME = re.compile(r"^(?P<stamp>\d{8}-\d{6})-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)$")
+
+
+def is_run_name(name: str) -> bool:
+    """Whether a directory name has the shape create_run_dir gives run directories."""
+    return RUN_NAME.match(name) is not None
+
+
+def run_stamp(name: str) -> float | None:
+    """The UTC start time (epoch seconds) in a run directory's name, or None when it has none."""
+    m = RUN_NAME.match(name)
+    if m is None:
+        return None
+    try:
+        return float(calendar.timegm(time.strptime(m["stamp"], "%Y%m%d-%H%M%S")))
+    except (ValueError, OverflowError):
+        return None
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
+    """Write `data` to `path` atomically: a temp file beside it (created with `mode`), fsync, rename
+    over. A reader sees the old file or the new one, never half of one."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return p
 
 
 def create_run_dir(name: str, base: Path | None = None) -> Path:

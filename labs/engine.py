@@ -25,6 +25,7 @@ from govnet.rundir import create_run_dir
 from govnet.signals import interrupts_on_signals
 from labs.parts import PARTS, EventBus, LabContext, Part, Verdict
 from labs.report import jsonable, write_report
+from labs.runs import begin_run, end_run
 from labs.scenario import load_scenario, scenario_path
 from topology import dump_model_yaml, load_model
 from topology.emulator import Capabilities, Emulation, detect
@@ -203,6 +204,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
     if os.geteuid() != 0:
         raise NotRootError("labs build an emulated network and need root: run 'sudo govnet lab run ...'")
     run = create_run_dir(scenario["name"])
+    record = begin_run(run, scenario, net.name)  # run.json: "running" until end_run (or the CLI) ends it
     (run / "scenario.json").write_text(json.dumps(scenario, indent=1, default=jsonable) + "\n")
     (run / "model.yaml").write_text(dump_model_yaml(net))
     log(f"run directory {run}")
@@ -230,4 +232,5 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         + "".join(f"\n  why: {r}" for r in reasons if r != lab.error and not ok)
         + (f"\n{table}" if table else "")
     )
+    end_run(run, record, "passed" if ok else "failed", 0 if ok else 1)
     return LabResult(ok, run, report_path, summary)
