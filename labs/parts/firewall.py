@@ -3,6 +3,8 @@ a pair), its alarms as events, and the members' faults as actions."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -57,9 +59,19 @@ class FirewallPair(Part):
             super().stop()
 
     def _alarm_events(self, history: list[dict[str, Any]]) -> None:
+        """The controller's alarms and failovers as lab events; a failover keeps the time it happened
+        (so an expectation can time it from a timeline action)."""
         assert self.ctx is not None
         for rec in history:
             d = rec.get("detail", {})
+            if d.get("action") in ("failover", "recovered"):
+                member = str(d.get("member", "?"))
+                subject = (
+                    f"{member} out of service" if d["action"] == "failover" else f"{member} healthy again"
+                )
+                wall, mono = _when(rec)
+                self.ctx.emit(Event(self.key, "fw.failover", subject, d, wall=wall, mono=mono))
+                continue
             if d.get("action") != "alarm":
                 continue
             name = str(d.get("alarm", "?"))
@@ -101,3 +113,13 @@ class FirewallPair(Part):
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
         return lines
+
+
+def _when(rec: Mapping[str, Any]) -> tuple[float, float]:
+    """An EVE record's time as an Event's (wall, mono) (now, when the timestamp is unreadable)."""
+    now_wall, now_mono = time.time(), time.monotonic()
+    try:
+        wall = dt.datetime.strptime(str(rec["timestamp"]), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except (KeyError, ValueError):
+        return now_wall, now_mono
+    return wall, now_mono - (now_wall - wall)

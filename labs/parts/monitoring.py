@@ -65,7 +65,14 @@ class Monitoring(Part):
                 self.info["points_written"] = stats.sent
                 self.info["points_dropped"] = stats.dropped
                 if stats.dropped:
-                    ctx.emit(Event(self.key, "monitor.gap", f"{stats.dropped} points dropped", {}))
+                    ctx.emit(
+                        Event(
+                            self.key,
+                            "monitor.gap",
+                            f"{stats.dropped} points dropped",
+                            {"dropped_points": stats.dropped},
+                        )
+                    )
             if self.monitor is not None:
                 self.info["points_by_measurement"] = dict(sorted(self.monitor.counts.items()))
             if self.store is not None:
