@@ -68,7 +68,7 @@ def compose(
     where = source or str(scenario.get("name", ""))
     problems = [p for part in parts for p in part.validate(net, where)]
     timeline = scenario.get("timeline") or []
-    problems += timeline_problems(timeline, parts, where, known=PARTS)
+    problems += timeline_problems(timeline, parts, where, known=PARTS, net=net)
     problems += expectation_problems(
         scenario.get("expectations") or [],
         timeline,

@@ -20,6 +20,7 @@ from typing import Any
 
 from govnet.errors import Problem
 from labs.parts import Part
+from topology.model import Network
 from topology.schema import _MISSING, REQUIRED, Checker_, described, json_schema_of, obj
 
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
@@ -151,10 +152,12 @@ def timeline_problems(
     parts: Sequence[Part],
     source: str,
     known: Iterable[str] = (),
+    net: Network | None = None,
 ) -> list[Problem]:
     """Problems of the timeline against the parts the scenario composes: the part must be one of
-    them, the action one of its actions and the arguments its parameter names. `known` names
-    registered parts that are not in this lab (for a better fix)."""
+    them, the action one of its actions, the arguments its parameter names and (with `net`) their
+    values what the part accepts on this model. `known` names registered parts that are not in
+    this lab (for a better fix)."""
     by_key = {p.key: p for p in parts}
     offered = verbs(parts)
     problems = []
@@ -194,6 +197,11 @@ def timeline_problems(
             if k not in entry["with"]:
                 problems.append(
                     Problem(source, f"{where}.with", f"{entry['do']} needs '{k}'", has_value=False, fix=takes)
+                )
+        if net is not None:
+            for bad in part.action_problems(verb, entry["with"], net):
+                problems.append(
+                    Problem(source, f"{where}.with.{bad.argument}", bad.message, bad.got, bad.fix)
                 )
     return problems
 

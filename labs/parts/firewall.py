@@ -10,7 +10,7 @@ from typing import Any
 
 from firewall import Pair, pair_plan
 from govnet.events import Event
-from labs.parts.base import LabContext, Part, PartStatus
+from labs.parts.base import ActionProblem, LabContext, Part, PartStatus
 from labs.parts.registry import register
 from topology.model import Network
 
@@ -96,6 +96,20 @@ class FirewallPair(Part):
 
     def actions(self) -> Mapping[str, Callable[..., Any]]:
         return {op: self._member(op) for op in ("crash", "restore", "drain", "add")}
+
+    def action_problems(self, verb: str, args: Mapping[str, Any], net: Network) -> list[ActionProblem]:
+        plan = pair_plan(net)
+        names = list(plan.names) if plan is not None else []
+        if "member" not in args or args["member"] in names:
+            return []
+        return [
+            ActionProblem(
+                "member",
+                "is not a member of the firewall pair",
+                args["member"],
+                f"use one of: {', '.join(names)}",
+            )
+        ]
 
     def summary(self) -> Any:
         return self.final

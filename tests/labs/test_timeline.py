@@ -143,6 +143,25 @@ def test_actions_are_checked_against_the_parts_the_lab_composes(tmp_path: Path) 
     ]
 
 
+def test_argument_values_are_checked_against_the_model(tmp_path: Path) -> None:
+    got = _problems(
+        "timeline:\n"
+        "  - {at: 1, do: links.cut, with: {link: core1--core9}}\n"
+        "  - {at: 2, do: links.cut, with: {link: nowhere}}\n"
+        "  - {at: 3, do: firewall.crash, with: {member: fw-c}}\n"
+        "  - {at: 4, do: links.restore, with: {link: core2--core3}}\n",  # fine
+        tmp_path,
+    )
+    assert got == [
+        "lab.yaml: timeline[0].with.link: no such link in model small (got 'core1--core9'); "
+        "did you mean 'core1--core2'?",
+        "lab.yaml: timeline[1].with.link: no such link in model small (got 'nowhere'); "
+        "see 'govnet topo show' for the link names",
+        "lab.yaml: timeline[2].with.member: is not a member of the firewall pair (got 'fw-c'); "
+        "use one of: fw-a, fw-b",
+    ]
+
+
 def test_the_scenario_seed_becomes_the_traffics_unless_it_has_its_own(tmp_path: Path) -> None:
     sc = _scenario("name: x\nseed: 42\ntraffic: {hours: 1}\n", tmp_path)
     assert sc["seed"] == 42 and sc["traffic"].config.seed == 42
