@@ -182,6 +182,8 @@ class Lab:
         return result
 
     def _timeline_action(self, act: Action) -> Any:
+        args = "".join(f" {k}={v}" for k, v in act.args.items())
+        self.log(f"timeline {format_offset(act.at)}: {act.do}{args}")
         return self.do(Step(act.at, act.part, act.verb, act.args))
 
     def run_programme(self, extra: Iterable[Step] = ()) -> bool:
@@ -207,13 +209,15 @@ class Lab:
             if join == len(steps) and self.timeline:
                 self._finish_timeline()
         finally:
-            self.timeline.stop("the programme ended early (a step failed or the lab was interrupted)")
+            reason = "the programme ended early (a step failed or the lab was interrupted)"
+            self.timeline.stop(reason, join_s=10.0)
         return True
 
     def _finish_timeline(self) -> None:
-        last = self.timeline.actions[-1].at
-        self.log(f"timeline: waiting for its last action (due at {format_offset(last)})")
-        self.timeline.wait_done()
+        if self.timeline.alive():
+            last = self.timeline.actions[-1].at
+            self.log(f"timeline: waiting for its last action (due at {format_offset(last)})")
+            self.timeline.wait_done()
 
     def _failed(self, part: Part, verb: str, exc: Exception) -> None:
         text = f"{type(exc).__name__}: {exc}"
