@@ -34,7 +34,7 @@ CHECK_NAMES = ("reachability", "rates", "heal")  # labs.parts.network.CHECKS
 
 @described({"enum": sorted(EVENT_KINDS), "description": "an event kind (govnet/eventkinds.py)"})
 def event_kind_field(v: Checker_, value: Any, path: str) -> Any:
-    if value not in EVENT_KINDS:
+    if not isinstance(value, str) or value not in EVENT_KINDS:
         close = difflib.get_close_matches(str(value), list(EVENT_KINDS), n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(EVENT_KINDS)}"
         v.err(path, "is not an event kind", value, fix)
@@ -109,7 +109,7 @@ def _expectation(v: Checker_, value: Any, path: str) -> Any:
         v.err(path, "must be a mapping {kind: ..., ...}", value, f"kinds: {', '.join(KINDS)}")
         return None
     kind = value.get("kind")
-    if kind not in _SCHEMAS:
+    if not isinstance(kind, str) or kind not in _SCHEMAS:
         close = difflib.get_close_matches(str(kind), KINDS, n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(KINDS)}"
         if "kind" not in value:

@@ -100,6 +100,19 @@ def test_structural_mistakes_name_the_entry_and_field(tmp_path: Path) -> None:
     ]
 
 
+def test_hostile_values_are_problems_not_crashes(tmp_path: Path) -> None:
+    got = _problems(
+        "expectations:\n  - {kind: [no_event]}\n  - {kind: no_event, event: {a: 1}}\n"
+        "  - {kind: max_outage_ms, max: .nan}\n",
+        tmp_path,
+    )
+    assert [p.split(":")[1].strip() for p in got] == [
+        "expectations[0].kind",
+        "expectations[1].event",
+        "expectations[2].max",
+    ]
+
+
 def test_what_an_expectation_names_must_be_in_the_lab(tmp_path: Path) -> None:
     got = _problems(
         TIMELINE + "checks: [reachability]\nexpectations:\n"
