@@ -380,3 +380,33 @@ def test_every_expectation_holding_keeps_the_lab_ok(tmp_path: Path) -> None:
         lab.run_programme()
     lab.evaluate()
     assert lab.ok() and lab.why() == []
+
+
+# --- the firewall pair's failovers, timed for event_within -----------------------------------------
+def test_a_failover_becomes_an_event_at_the_time_it_happened(tmp_path: Path) -> None:
+    import time
+    from types import SimpleNamespace
+
+    from govnet.events import event
+    from labs.parts.firewall import FirewallPair
+
+    part = FirewallPair(True)
+    got: list[Any] = []
+    part.ctx = SimpleNamespace(net=SMALL, emit=got.append)  # type: ignore[assignment]
+    then = time.time() - 30  # the controller saw it half a minute ago
+    history = [
+        event("fw", sensor="fw-controller", t=then, action="failover", member="fw-a", silent_s=0.35),
+        event("fw", sensor="fw-controller", t=then + 1, action="rebalance", moved_slots=1),
+        {"timestamp": "garbled", "detail": {"action": "recovered", "member": "fw-a"}},
+    ]
+    before = time.monotonic()
+    part._alarm_events(history)
+    assert [(e.kind, e.subject) for e in got] == [
+        ("fw.failover", "fw-a out of service"),
+        ("fw.failover", "fw-a healthy again"),
+    ]
+    failover, recovered = got
+    assert failover.detail["silent_s"] == 0.35
+    assert abs(failover.wall - then) < 0.01
+    assert failover.mono < before - 29  # on the monotonic clock too: 30 s before the replay
+    assert recovered.mono >= before  # an unreadable time: the time of the replay
