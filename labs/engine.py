@@ -6,13 +6,17 @@ steps (a timeline's actions) merged in by order; then every started part is stop
 order whatever happened, then the network. A step that raises ends the programme: the part is
 marked failed, a `part.failed` event says why, and the rest is still torn down. The lab is ok only
 when nothing failed, every part's verdict is ok and no event of a failing kind was emitted.
-`topo up` is the same engine with a smaller set of parts and no programme.
+A scenario's timeline (labs/timeline.py) starts when the programme's last start step is done and
+runs in a thread of its own while the blocking steps go on; the programme waits for it before its
+first stop step. After the run the expectations (labs/expect.py) are evaluated; a failed one fails
+the lab. `topo up` is the same engine with a smaller set of parts and no programme.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,10 +27,12 @@ from govnet.errors import ModelError, NotRootError
 from govnet.events import Event
 from govnet.rundir import create_run_dir
 from govnet.signals import interrupts_on_signals
+from labs.expect import Facts, Seen, evaluate, expectation_problems
 from labs.parts import PARTS, EventBus, LabContext, Part, Verdict
 from labs.report import jsonable, write_report
 from labs.runs import begin_run, end_run
 from labs.scenario import load_scenario, scenario_path
+from labs.timeline import Action, Timeline, actions_of, format_offset, timeline_problems
 from topology import dump_model_yaml, load_model
 from topology.emulator import Capabilities, Emulation, detect
 from topology.model import Network
@@ -59,7 +65,17 @@ def compose(
     scenario file in messages)."""
     keys = list(only) if only is not None else [k for k, cls in PARTS.items() if cls.wanted(scenario, net)]
     parts = [PARTS[k](scenario.get(k, PARTS[k].default())) for k in keys]
-    problems = [p for part in parts for p in part.validate(net, source or str(scenario.get("name", "")))]
+    where = source or str(scenario.get("name", ""))
+    problems = [p for part in parts for p in part.validate(net, where)]
+    timeline = scenario.get("timeline") or []
+    problems += timeline_problems(timeline, parts, where, known=PARTS, net=net)
+    problems += expectation_problems(
+        scenario.get("expectations") or [],
+        timeline,
+        [p.key for p in parts],
+        scenario.get("checks") or [],
+        where,
+    )
     if problems:
         raise ModelError(problems)
     return parts
@@ -92,6 +108,9 @@ class Lab:
         self.started: list[Part] = []
         self.error = ""
         self.timings: dict[str, float] = {}
+        self._lock = threading.Lock()  # the timeline's thread starts parts too
+        self.timeline = Timeline(actions_of(scenario.get("timeline") or []), self._timeline_action)
+        self.outcomes: list[dict[str, Any]] = []  # the expectations' records, after evaluate()
 
     # lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -106,16 +125,18 @@ class Lab:
         self.close()
 
     def start_part(self, part: Part) -> None:
-        if part in self.started:
-            return
-        self.started.append(part)  # before start(): a half-started part is stopped too
+        with self._lock:
+            if part in self.started:
+                return
+            self.started.append(part)  # before start(): a half-started part is stopped too
         part.start(self.ctx)
         self.bus.emit(Event(part.key, "part.started", part.key))
 
     def stop_part(self, part: Part) -> None:
-        if part not in self.started:
-            return
-        self.started.remove(part)
+        with self._lock:
+            if part not in self.started:
+                return
+            self.started.remove(part)
         try:
             part.stop()
             self.bus.emit(Event(part.key, "part.stopped", part.key))
@@ -123,14 +144,21 @@ class Lab:
             self._failed(part, "stop", exc)
 
     def close(self) -> None:
-        """Stop every started part in reverse order, then the network (idempotent)."""
-        for part in reversed(list(self.started)):
-            self.stop_part(part)
+        """Stop the timeline (actions not yet due are recorded as not run), every started part in
+        reverse order, then the network (idempotent; a second Ctrl-C while the timeline's running
+        action finishes still tears everything down)."""
         try:
-            self.emu.stop()
+            self.timeline.stop("the lab stopped before it was due", join_s=5.0)
         finally:
-            self.timings = dict(self.emu.timings)
-            self.bus.close()
+            try:
+                for part in reversed(list(self.started)):
+                    self.stop_part(part)
+            finally:
+                try:
+                    self.emu.stop()
+                finally:
+                    self.timings = dict(self.emu.timings)
+                    self.bus.close()
 
     # programme -----------------------------------------------------------------------------------
     def do(self, step: Step) -> Any:
@@ -144,19 +172,52 @@ class Lab:
         self.start_part(part)
         if step.verb == "run":
             return part.run(self.ctx)
-        result = part.actions()[step.verb](**step.args)
-        self.bus.emit(Event(part.key, "action.done", f"{step.verb} {dict(step.args) or ''}".strip()))
+        what = " ".join([step.verb, *(f"{k}={v}" for k, v in step.args.items())])
+        try:
+            result = part.actions()[step.verb](**step.args)
+        except Exception as exc:
+            self.bus.emit(Event(part.key, "action.failed", f"{what}: {type(exc).__name__}: {exc}"[:300]))
+            raise
+        self.bus.emit(Event(part.key, "action.done", what))
         return result
 
+    def _timeline_action(self, act: Action) -> Any:
+        args = "".join(f" {k}={v}" for k, v in act.args.items())
+        self.log(f"timeline {format_offset(act.at)}: {act.do}{args}")
+        return self.do(Step(act.at, act.part, act.verb, act.args))
+
     def run_programme(self, extra: Iterable[Step] = ()) -> bool:
-        """Every step in order; False (and `error` set) when one raised."""
-        for step in programme(list(self.parts.values()), extra):
-            try:
-                self.do(step)
-            except Exception as exc:
-                self._failed(self.parts[step.part], step.verb, exc)
-                return False
+        """Every step in order; False (and `error` set) when one raised. The timeline starts after
+        the last start step; the programme waits for it before the first stop step after that."""
+        steps = programme(list(self.parts.values()), extra)
+        starts = [i for i, s in enumerate(steps) if s.verb == "start"]
+        t0 = starts[-1] if starts else -1
+        join = next((i for i, s in enumerate(steps) if i > t0 and s.verb == "stop"), len(steps))
+        if t0 < 0 and self.timeline:
+            self.timeline.start()
+        try:
+            for i, step in enumerate(steps):
+                if i == join and self.timeline:
+                    self._finish_timeline()
+                try:
+                    self.do(step)
+                except Exception as exc:
+                    self._failed(self.parts[step.part], step.verb, exc)
+                    return False
+                if i == t0 and self.timeline:
+                    self.timeline.start()
+            if join == len(steps) and self.timeline:
+                self._finish_timeline()
+        finally:
+            reason = "the programme ended early (a step failed or the lab was interrupted)"
+            self.timeline.stop(reason, join_s=10.0)
         return True
+
+    def _finish_timeline(self) -> None:
+        if self.timeline.alive():
+            last = self.timeline.actions[-1].at
+            self.log(f"timeline: waiting for its last action (due at {format_offset(last)})")
+            self.timeline.wait_done()
 
     def _failed(self, part: Part, verb: str, exc: Exception) -> None:
         text = f"{type(exc).__name__}: {exc}"
@@ -174,7 +235,24 @@ class Lab:
             not self.error
             and all(v.ok for v in self.verdicts().values())
             and not any(e.fails_lab for e in self.bus.events)
+            and all(a.ok for a in self.timeline.actions)
+            and all(o["ok"] for o in self.outcomes)
         )
+
+    def evaluate(self) -> list[dict[str, Any]]:
+        """The expectations' records, from this run's events, results and timeline (after close())."""
+        top, metrics = self.results()
+        seen = [Seen(e.kind, e.subject, self.timeline.offset(e.mono), e.detail) for e in self.bus.events]
+        facts = Facts(seen, metrics, top.get("checks"), self.timeline.records())
+        self.outcomes = evaluate(self.scenario.get("expectations") or [], facts)
+        return self.outcomes
+
+    def why(self) -> list[str]:
+        """Why the lab failed, one line per reason: parts, timeline actions, expectations."""
+        out = [r for v in self.verdicts().values() for r in v.reasons]
+        out += [a.text() for a in self.timeline.actions if not a.ok]
+        out += [f"expectation {o['name']}: {o['text']}" for o in self.outcomes if not o["ok"]]
+        return out
 
     def results(self) -> tuple[dict[str, Any], dict[str, Any]]:
         """(top-level entries, the metrics section) of results.json, from every part's summary."""
@@ -221,11 +299,12 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
         if isinstance(exc, ModelError):
             raise
         lab.error = lab.error or f"{type(exc).__name__}: {exc}"
+    lab.evaluate()
     ok = lab.ok()
     report_path = write_report(lab, scenario, time.monotonic() - t0, ok)
     report = getattr(lab.parts.get("checks"), "report", None)
     table = report.table() if report is not None else ""
-    reasons = [r for v in lab.verdicts().values() for r in v.reasons]
+    reasons = lab.why()
     summary = (
         f"lab {scenario['name']}: {'PASSED' if ok else 'FAILED'}"
         + (f" — {lab.error}" if lab.error else "")

@@ -6,12 +6,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from labs import expect
 from labs.html import write_html
 from labs.junit import write_junit
 from labs.parts import EventBus, Part, Verdict
+from labs.timeline import Timeline
 from topology.emulator import Capabilities
 from topology.model import Network
 
@@ -28,14 +32,20 @@ class LabView(Protocol):
     error: str
     timings: dict[str, float]
 
+    scenario: Mapping[str, Any]
+    timeline: Timeline
+    outcomes: list[dict[str, Any]]  # the expectations' records
+
     def results(self) -> tuple[dict[str, Any], dict[str, Any]]: ...
 
     def verdicts(self) -> dict[str, Verdict]: ...
 
+    def why(self) -> list[str]: ...
+
 
 log = logging.getLogger("govnet.labs.report")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: seed, timeline, timeline_t0 and expectations
 # the report's sections in this order; parts not listed follow in registry order
 REPORT_ORDER = ("checks", "monitor", "firewall", "ids", "offsite", "validate", "traffic")
 
@@ -65,6 +75,10 @@ def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: boo
             for k, p in lab.parts.items()
         },
         "events": [e.record() for e in notable],
+        "seed": lab.scenario.get("seed", 1),
+        "timeline": lab.timeline.records(),
+        "timeline_t0": _wall(lab.timeline.t0),
+        "expectations": lab.outcomes,
     }
     (lab.run / "results.json").write_text(json.dumps(results, indent=1, default=jsonable) + "\n")
     lines = [
@@ -80,10 +94,15 @@ def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: boo
     ]
     if lab.error:
         lines += ["## Error", "", "```", lab.error, "```", ""]
-    failed = {k: v for k, v in verdicts.items() if not v.ok}
-    if failed:
+    why = lab.why() if not ok else []
+    if why:
         lines += ["## Why it failed", ""]
-        lines += [f"- {k}: {r}" for k, v in failed.items() for r in (v.reasons or ["failed"])]
+        lines += [f"- {r}" for r in why]
+        lines.append("")
+    lines += expect.report_lines(lab.outcomes)
+    if lab.timeline:
+        lines += ["## Timeline", "", "Offsets from the end of the start steps.", ""]
+        lines += [f"- {a.text()}" for a in lab.timeline.actions]
         lines.append("")
     order = [k for k in REPORT_ORDER if k in lab.parts] + [k for k in lab.parts if k not in REPORT_ORDER]
     for k in order:
@@ -100,6 +119,11 @@ def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: boo
     path.write_text("\n".join(lines))
     write_pages(lab.run)
     return path
+
+
+def _wall(mono: float | None) -> float | None:
+    """The Unix time of a time.monotonic() reading (the timeline's t0), for pictures on wall time."""
+    return None if mono is None else round(time.time() - (time.monotonic() - mono), 3)
 
 
 def write_pages(run: Path) -> list[Path]:

@@ -4,7 +4,7 @@ Importing this package registers the bundled parts, in the order their keys appe
 A new part is one class with `@register` in a module imported here (docs/parts.md shows how).
 """
 
-from labs.parts.base import EventBus, LabContext, Part, PartStatus, Verdict
+from labs.parts.base import ActionProblem, EventBus, LabContext, Part, PartStatus, Verdict
 from labs.parts.registry import PARTS, register
 
 # registration order = the scenario's field order (as listed in "allowed fields" messages)
@@ -19,4 +19,4 @@ from labs.parts import hids  # noqa: F401  isort: skip
 from labs.parts import audit  # noqa: F401  isort: skip
 from labs.parts import probe  # noqa: F401  isort: skip
 
-__all__ = ["PARTS", "EventBus", "LabContext", "Part", "PartStatus", "Verdict", "register"]
+__all__ = ["PARTS", "ActionProblem", "EventBus", "LabContext", "Part", "PartStatus", "Verdict", "register"]

@@ -121,6 +121,16 @@ def parse_section(v: Checker_, value: Any, path: str, parser: Callable[[Any, str
         return None
 
 
+@dataclass(frozen=True)
+class ActionProblem:
+    """One bad argument value of a timeline action: which argument, what is wrong, the fix."""
+
+    argument: str
+    message: str
+    got: Any
+    fix: str = ""
+
+
 class Part:
     """Base class with the defaults; a part overrides what it does."""
 
@@ -176,7 +186,14 @@ class Part:
         return PartStatus(self.key, self.state, {"error": self.error} if self.error else {})
 
     def actions(self) -> Mapping[str, Callable[..., Any]]:
+        """Named operations, each a method whose parameters are its arguments: a scenario's timeline
+        calls them as `PART.ACTION` with `with: {ARGUMENT: VALUE}` (docs/parts.md)."""
         return {}
+
+    def action_problems(self, verb: str, args: Mapping[str, Any], net: Network) -> list[ActionProblem]:
+        """Problems of a timeline action's argument values against the model, found before anything
+        starts (a link or member that does not exist); none by default."""
+        return []
 
     # results -------------------------------------------------------------------------------------
     def verdict(self) -> Verdict:

@@ -3,12 +3,14 @@ a pair), its alarms as events, and the members' faults as actions."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from firewall import Pair, pair_plan
 from govnet.events import Event
-from labs.parts.base import LabContext, Part, PartStatus
+from labs.parts.base import ActionProblem, LabContext, Part, PartStatus
 from labs.parts.registry import register
 from topology.model import Network
 
@@ -57,9 +59,19 @@ class FirewallPair(Part):
             super().stop()
 
     def _alarm_events(self, history: list[dict[str, Any]]) -> None:
+        """The controller's alarms and failovers as lab events; a failover keeps the time it happened
+        (so an expectation can time it from a timeline action)."""
         assert self.ctx is not None
         for rec in history:
             d = rec.get("detail", {})
+            if d.get("action") in ("failover", "recovered"):
+                member = str(d.get("member", "?"))
+                subject = (
+                    f"{member} out of service" if d["action"] == "failover" else f"{member} healthy again"
+                )
+                wall, mono = _when(rec)
+                self.ctx.emit(Event(self.key, "fw.failover", subject, d, wall=wall, mono=mono))
+                continue
             if d.get("action") != "alarm":
                 continue
             name = str(d.get("alarm", "?"))
@@ -85,6 +97,20 @@ class FirewallPair(Part):
     def actions(self) -> Mapping[str, Callable[..., Any]]:
         return {op: self._member(op) for op in ("crash", "restore", "drain", "add")}
 
+    def action_problems(self, verb: str, args: Mapping[str, Any], net: Network) -> list[ActionProblem]:
+        plan = pair_plan(net)
+        names = list(plan.names) if plan is not None else []
+        if "member" not in args or args["member"] in names:
+            return []
+        return [
+            ActionProblem(
+                "member",
+                "is not a member of the firewall pair",
+                args["member"],
+                f"use one of: {', '.join(names)}",
+            )
+        ]
+
     def summary(self) -> Any:
         return self.final
 
@@ -101,3 +127,13 @@ class FirewallPair(Part):
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
         return lines
+
+
+def _when(rec: Mapping[str, Any]) -> tuple[float, float]:
+    """An EVE record's time as an Event's (wall, mono) (now, when the timestamp is unreadable)."""
+    now_wall, now_mono = time.time(), time.monotonic()
+    try:
+        wall = dt.datetime.strptime(str(rec["timestamp"]), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except (KeyError, ValueError):
+        return now_wall, now_mono
+    return wall, now_mono - (now_wall - wall)

@@ -74,7 +74,10 @@ class Monitoring(Part):
                 self.info["points_dropped"] = stats.dropped
                 said = self.monitor.dropped_reported if self.monitor is not None else 0
                 if stats.dropped > said:  # lost while the writer closed (the monitor said the rest)
-                    ctx.emit(Event(self.key, "monitor.gap", f"{stats.dropped - said} points dropped", {}))
+                    lost = stats.dropped - said
+                    ctx.emit(
+                        Event(self.key, "monitor.gap", f"{lost} points dropped", {"dropped_points": lost})
+                    )
             if self.monitor is not None:
                 self.info["points_by_measurement"] = dict(sorted(self.monitor.counts.items()))
             if self.store is not None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from govnet.events import Event
-from labs.parts.base import LabContext, Part, Verdict, text_of
+from labs.parts.base import ActionProblem, LabContext, Part, Verdict, text_of
 from labs.parts.registry import register
 from topology.emulator.check import CheckReport, run_checks
 from topology.model import Link, Network
@@ -108,3 +109,12 @@ class Links(Part):
 
     def actions(self) -> Mapping[str, Callable[..., Any]]:
         return {"cut": self.cut, "restore": self.restore}
+
+    def action_problems(self, verb: str, args: Mapping[str, Any], net: Network) -> list[ActionProblem]:
+        names = [lk.name for lk in net.links]
+        link = args.get("link")
+        if "link" not in args or link in names:
+            return []
+        close = difflib.get_close_matches(str(link), names, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else "see 'govnet topo show' for the link names"
+        return [ActionProblem("link", f"no such link in model {net.name}", link, fix)]

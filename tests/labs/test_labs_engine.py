@@ -52,7 +52,8 @@ def test_every_registered_part_has_a_scenario_key_or_is_always_there() -> None:
     v = Checker_("x")
     out = scenario_schema()(v, {"name": "x"}, "")
     assert not v.problems
-    assert set(out) == {"name", "description", "model"} | {k for k, c in PARTS.items() if c.in_scenario}
+    base = {"name", "description", "model", "seed", "timeline", "expectations"}
+    assert set(out) == base | {k for k, c in PARTS.items() if c.in_scenario}
 
 
 def test_unknown_scenario_key_names_the_allowed_parts(tmp_path: Path) -> None:
