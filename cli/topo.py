@@ -96,8 +96,8 @@ def _show_draw(net: Network, model: str | None, out: str, fail: list[str]) -> in
             raise UsageError(
                 f"--fail {value}: no link of that name in model {net.name}"
                 f"{_close(value, link_names(net))}; links are named A--B (either order), a bundle's "
-                f"members A--B#1, A--B#2; list them with 'govnet topo show {model or 'weihai'} --nodes' "
-                f"(the links column) or --json (.links[].name)"
+                f"members A--B#1, A--B#2; list them with "
+                f"govnet topo show {model or 'weihai'} --json | jq -r '.links[].name'"
             )
     started = time.monotonic()
     draw_network(net, path, failed=fail)
@@ -213,9 +213,11 @@ def register(sub: Subparsers) -> None:
     s = tsub.add_parser(
         "show",
         help="print the expanded model (summary, --json, --yaml, --nodes) or draw it (--draw)",
-        description="Without options: a summary (node kinds, link rates, VLANs). --nodes: one row per "
-        "node. --draw: the star-plus-ring as a picture (the ring as a circle, each core's distribution "
-        "switches and sites around it, a site's LANs as one box, the internet exit on top).",
+        description="Without options: a summary (node kinds, link rates, VLANs).\n"
+        "--nodes: one row per node (kind, site, zone, VLANs, addresses, link rates).\n"
+        "--draw: the star-plus-ring as a picture: the ring as a circle, each core's distribution\n"
+        "switches and sites around it, a site's LANs as one box, the internet exit on top;\n"
+        "cable width by rate, --fail links dashed red with an x.",
         epilog="examples:\n"
         "  govnet topo show small --nodes\n"
         "  govnet topo show --nodes --role router | less -S\n"

@@ -96,7 +96,7 @@ def _resolve(net: Network, keys: Iterable[LinkKey], what: str) -> dict[str, Link
             shown = "--".join(key) if isinstance(key, tuple) else key
             raise UsageError(
                 f"{what} {shown}: no such link in model {net.name}; name links as in the model "
-                f"(A--B, a bundle's members A--B#1, A--B#2), see 'govnet topo show {net.name} --nodes'"
+                f"(A--B, a bundle's members A--B#1, A--B#2), see 'govnet topo show {net.name} --json'"
             )
         for lk in links:
             out[lk.name] = key
@@ -442,29 +442,28 @@ def shown_texts(fig: Figure) -> list[Text]:
 
 
 def _fit(fig: Figure, ax: Axes, guess: tuple[float, float, float, float]) -> None:
-    """Size the figure to the drawing at 1 unit = 1 inch, then grow it until every label is inside."""
+    """Size the figure to the drawing at 1 unit = 1 inch, grown to hold every label. Labels are
+    anchored in data units and sized in points, so one measurement holds for the final size too."""
     x0, y0, x1, y1 = guess
-    for _ in range(3):
-        fig.set_size_inches(x1 - x0, y1 - y0)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        fig.draw_without_rendering()  # lays out every artist (legend, colour bar) without rasterising
-        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
-        dpi = fig.dpi
-        boxes: list[Bbox] = [t.get_window_extent(renderer) for t in shown_texts(fig)]
-        boxes += [b for b in (c.get_tightbbox(renderer) for c in fig.axes[1:]) if b is not None]
-        leg = ax.get_legend()
-        if leg is not None:
-            boxes.append(leg.get_window_extent(renderer))
-        bx0 = min([b.x0 for b in boxes], default=0.0) / dpi + x0
-        by0 = min([b.y0 for b in boxes], default=0.0) / dpi + y0
-        bx1 = max([b.x1 for b in boxes], default=0.0) / dpi + x0
-        by1 = max([b.y1 for b in boxes], default=0.0) / dpi + y0
-        m = 0.12
-        nx0, ny0, nx1, ny1 = min(x0, bx0 - m), min(y0, by0 - m), max(x1, bx1 + m), max(y1, by1 + m)
-        if (nx0, ny0, nx1, ny1) == (x0, y0, x1, y1):
-            return
-        x0, y0, x1, y1 = nx0, ny0, nx1, ny1
+    fig.set_size_inches(x1 - x0, y1 - y0)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    fig.draw_without_rendering()  # lays out every artist (legend, colour bar) without rasterising
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    dpi = fig.dpi
+    boxes: list[Bbox] = [t.get_window_extent(renderer) for t in shown_texts(fig)]
+    boxes += [b for b in (c.get_tightbbox(renderer) for c in fig.axes[1:]) if b is not None]
+    leg = ax.get_legend()
+    if leg is not None:
+        boxes.append(leg.get_window_extent(renderer))
+    m = 0.12  # inches around the outermost label
+    nx0 = min([x0, *(b.x0 / dpi + x0 - m for b in boxes)])
+    ny0 = min([y0, *(b.y0 / dpi + y0 - m for b in boxes)])
+    nx1 = max([x1, *(b.x1 / dpi + x0 + m for b in boxes)])
+    ny1 = max([y1, *(b.y1 / dpi + y0 + m for b in boxes)])
+    fig.set_size_inches(nx1 - nx0, ny1 - ny0)
+    ax.set_xlim(nx0, nx1)
+    ax.set_ylim(ny0, ny1)
 
 
 def draw_network(

@@ -193,7 +193,10 @@ def layout(net: Network) -> Layout:
     gap = math.radians(GAP_DEG) if exit_core else 0.0
     pad = 0.3
     bounds = len(segments) - (1 if exit_core else 0)
-    total = sum(need.values()) + pad * bounds + sum(pad for c, lv in segments if not lv and c != exit_core)
+    # every core gets at least half of an equal share of the rim, so the ring stays round
+    least = math.pi * R_BOX_MIN / max(1, len(cores))
+    extra = {c: max(0.0, least - sum(need[x] for x in leaves[c]) - pad) for c in cores}
+    total = sum(need.values()) + pad * bounds + sum(extra.values())
     r_box = max(R_BOX_MIN, total / (2 * math.pi - gap))
     scale = (2 * math.pi - gap) / total if total else 0.0  # radians per inch of need
     elements: dict[str, Element] = {}
@@ -204,8 +207,8 @@ def layout(net: Network) -> Layout:
         if k > 0 or not exit_core:
             a -= pad * scale / 2
         start_a = a
-        if not seg and c != exit_core:
-            a -= pad * scale
+        if c != exit_core or k > 0:  # the exit core's share goes to its outer sides, not the gap
+            a -= extra[c] * scale / 2
         for leaf in seg:
             w = need[leaf] * scale
             theta[leaf] = a - w / 2
@@ -220,6 +223,8 @@ def layout(net: Network) -> Layout:
                 slot=(math.degrees(a - w), math.degrees(a)),
             )
             a -= w
+        if c != exit_core or k == 0:
+            a -= extra[c] * scale / 2
         if c != exit_core:
             theta[c] = (start_a + a) / 2
         if k < len(segments) - 1 or not exit_core:

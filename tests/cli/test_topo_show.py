@@ -93,4 +93,4 @@ def test_real_entry_point_gives_no_traceback(tmp_path: Path) -> None:
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert len(r.stderr.splitlines()) == 1 and "--fail a--b" in r.stderr
-    assert "--json (.links[].name)" in r.stderr  # says how to find the link names
+    assert "--json | jq -r '.links[].name'" in r.stderr  # says how to find the link names
