@@ -160,25 +160,50 @@ def network_figure(
     """The picture as a matplotlib Figure (Agg canvas, 1 data unit = 1 inch), every label inside it."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
 
     lay = layout(net)
-    down = _resolve(net, failed, "failed link")
+    down = set(_resolve(net, failed, "failed link"))
     load_of: dict[str, float] = {}
-    if loads is not None:
-        for key, value in loads.items():
-            for name in _resolve(net, [key], "load of link"):
-                load_of[name] = max(load_of.get(name, 0.0), float(value))
+    for key, value in (loads or {}).items():
+        if not math.isfinite(float(value)):
+            continue  # no measurement: drawn grey
+        for name in _resolve(net, [key], "load of link"):
+            load_of[name] = max(load_of.get(name, 0.0), float(value))
     fig = Figure(figsize=(8, 8), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_axis_off()
     cmap = _load_colours() if loads is not None else None
+    _cables(ax, lay, down, load_of, cmap)
     hidden_down: dict[str, list[str]] = {}
     for name, box in lay.inside.items():
         if name in down:
             hidden_down.setdefault(box, []).append(name)
-    # cables
+    kinds_seen: set[str] = set()
+    for el in lay.elements.values():
+        if el.kind == "lans":
+            _box(ax, el, hidden_down.get(el.key, []))
+            continue
+        marker, size, face, _text = MARKERS.get(el.kind, MARKERS["router"])
+        kinds_seen.add(el.kind if el.kind in MARKERS else "router")
+        ax.plot([el.x], [el.y], marker=marker, markersize=size, color=face, markeredgecolor="white",
+                mew=0.8, linestyle="none", zorder=4, gid=_gid("node", el.key))  # fmt: skip
+        if el.label:
+            _node_label(ax, lay, el)
+    x0, y0, x1, y1 = lay.extent
+    _legend(ax, lay, kinds_seen, bool(down), (x0, y0 - 0.25))
+    if cmap is not None:
+        _colour_bar(fig, ax, cmap, (x1 - 3.0, y0 - 0.7))
+    heading = title or f"{net.name}: {len(net.nodes)} nodes, {len(net.links)} links"
+    ax.text((x0 + x1) / 2, y1 + 0.15, heading, ha="center", va="bottom", fontsize=12, fontweight="bold",
+            gid="title")  # fmt: skip
+    _fit(fig, ax, (x0 - 0.2, y0 - 0.3, x1 + 0.2, y1 + 0.5))
+    return fig
+
+
+def _cables(ax: Axes, lay: Layout, down: set[str], load_of: Mapping[str, float], cmap: Any) -> None:
+    """Each cable: width by rate; coloured by load (grey without one) when there are loads; failed
+    ones dashed red with an × at their middle (SVG group id failed-NAME)."""
     for e in lay.edges:
         lk = e.link
         xs, ys = _points(lay, e)
@@ -187,128 +212,46 @@ def network_figure(
         else:
             colour = KIND_COLOUR.get(lk.kind, LINE)
         is_down = lk.name in down
-        ax.plot(
-            xs,
-            ys,
-            color=FAILED if is_down else colour,
-            linewidth=_width(lk.bw_mbps),
-            linestyle=(0, (4, 2)) if is_down else "-",
-            solid_capstyle="butt",
-            zorder=2 if is_down else 1,
-            gid=_gid("link", lk.name),
-        )
+        ax.plot(xs, ys, color=FAILED if is_down else colour, linewidth=_width(lk.bw_mbps),
+                linestyle=(0, (4, 2)) if is_down else "-", solid_capstyle="butt", zorder=2 if is_down else 1,
+                gid=_gid("link", lk.name))  # fmt: skip
         if is_down:
             mid = len(xs) // 2
             mx, my = ((xs[0] + xs[1]) / 2, (ys[0] + ys[1]) / 2) if len(xs) == 2 else (xs[mid], ys[mid])
-            ax.plot(
-                [mx],
-                [my],
-                marker="x",
-                markersize=9,
-                mew=2.5,
-                color=FAILED,
-                zorder=6,
-                gid=_gid("failed", lk.name),
-            )
-    # nodes and boxes
-    kinds_seen: set[str] = set()
-    for el in lay.elements.values():
-        if el.kind == "lans":
-            _box(ax, el, hidden_down.get(el.key, []))
-            continue
-        marker, size, face, _legend = MARKERS.get(el.kind, MARKERS["router"])
-        kinds_seen.add(el.kind if el.kind in MARKERS else "router")
-        ax.plot(
-            [el.x],
-            [el.y],
-            marker=marker,
-            markersize=size,
-            color=face,
-            markeredgecolor="white",
-            mew=0.8,
-            linestyle="none",
-            zorder=4,
-            gid=_gid("node", el.key),
-        )
-        if el.label:
-            _node_label(ax, lay, el)
-    # legend, colour bar, title, then the limits that hold every label
-    handles: list[Any] = [
-        Line2D(
-            [],
-            [],
-            marker=MARKERS[k][0],
-            markersize=MARKERS[k][1] * 0.8,
-            color=MARKERS[k][2],
-            linestyle="none",
-            label=MARKERS[k][3],
-        )
-        for k in MARKERS
-        if k in kinds_seen
-    ]
-    handles.append(
-        Line2D(
-            [],
-            [],
-            marker="s",
-            markersize=9,
-            color=BOX_FACE,
-            markeredgecolor=BOX_EDGE,
-            linestyle="none",
-            label="LANs of a site (bridges and hosts)",
-        )
-    )
-    for rate in sorted({lk.bw_mbps for lk in (e.link for e in lay.edges)}):
-        handles.append(Line2D([], [], color=LINE, linewidth=_width(rate), label=_rate_text(rate)))
-    if down:
-        handles.append(
-            Line2D(
-                [],
-                [],
-                color=FAILED,
-                linewidth=2,
-                linestyle=(0, (4, 2)),
-                marker="x",
-                markersize=8,
-                mew=2,
-                label="failed link",
-            )
-        )
-    x0, y0, x1, y1 = lay.extent
-    legend = ax.legend(
-        handles=handles,
-        loc="upper left",
-        bbox_to_anchor=(x0, y0 - 0.25),
-        bbox_transform=ax.transData,
-        fontsize=LABEL_PT,
-        frameon=True,
-        ncol=2,
-        title="legend",
-        title_fontsize=LABEL_PT,
-    )
-    legend.set_gid("legend")
-    if cmap is not None:
-        from matplotlib.cm import ScalarMappable
-        from matplotlib.colors import Normalize
+            ax.plot([mx], [my], marker="x", markersize=9, mew=2.5, color=FAILED, zorder=6,
+                    gid=_gid("failed", lk.name))  # fmt: skip
 
-        cax = ax.inset_axes((x1 - 3.0, y0 - 0.7, 3.0, 0.16), transform=ax.transData)
-        bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=cax, orientation="horizontal")
-        bar.set_label("peak utilisation (grey: no measurement)", fontsize=LABEL_PT)
-        bar.ax.tick_params(labelsize=LABEL_PT)
-        bar.set_ticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0", "25%", "50%", "75%", "100%"])
-    heading = title or f"{net.name}: {len(net.nodes)} nodes, {len(net.links)} links"
-    ax.text(
-        (x0 + x1) / 2,
-        y1 + 0.15,
-        heading,
-        ha="center",
-        va="bottom",
-        fontsize=12,
-        fontweight="bold",
-        gid="title",
-    )
-    _fit(fig, ax, (x0 - 0.2, y0 - 0.3, x1 + 0.2, y1 + 0.5))
-    return fig
+
+def _legend(ax: Axes, lay: Layout, kinds: set[str], any_down: bool, at: tuple[float, float]) -> None:
+    from matplotlib.lines import Line2D
+
+    handles: list[Any] = [
+        Line2D([], [], marker=m, markersize=size * 0.8, color=face, linestyle="none", label=text)
+        for k, (m, size, face, text) in MARKERS.items()
+        if k in kinds
+    ]
+    handles.append(Line2D([], [], marker="s", markersize=9, color=BOX_FACE, markeredgecolor=BOX_EDGE,
+                          linestyle="none", label="LANs of a site (bridges and hosts)"))  # fmt: skip
+    for rate in sorted({e.link.bw_mbps for e in lay.edges}):
+        handles.append(Line2D([], [], color=LINE, linewidth=_width(rate), label=_rate_text(rate)))
+    if any_down:
+        handles.append(Line2D([], [], color=FAILED, linewidth=2, linestyle=(0, (4, 2)), marker="x",
+                              markersize=8, mew=2, label="failed link"))  # fmt: skip
+    legend = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=at, bbox_transform=ax.transData,
+                       fontsize=LABEL_PT, frameon=True, ncol=2, title="legend",
+                       title_fontsize=LABEL_PT)  # fmt: skip
+    legend.set_gid("legend")
+
+
+def _colour_bar(fig: Figure, ax: Axes, cmap: Any, at: tuple[float, float]) -> None:
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    cax = ax.inset_axes((at[0], at[1], 3.0, 0.16), transform=ax.transData)
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), cmap), cax=cax, orientation="horizontal")
+    bar.set_label("utilisation (grey: no value)", fontsize=LABEL_PT)
+    bar.ax.tick_params(labelsize=LABEL_PT)
+    bar.set_ticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0", "25%", "50%", "75%", "100%"])
 
 
 def _load_colours() -> Any:
@@ -321,7 +264,8 @@ def _load_colours() -> Any:
 
 
 def _box(ax: Axes, el: Element, down: Sequence[str]) -> None:
-    text = el.label + (f"\n{len(down)} cable(s) inside failed" if down else "")
+    n = len(down)  # on the last line: the box keeps the height its slot at the rim was sized for
+    text = el.label + (f" ({n} cable{'' if n == 1 else 's'} inside failed)" if n else "")
     bbox = {
         "boxstyle": "round,pad=0.25",
         "facecolor": BOX_FACE,

@@ -154,8 +154,8 @@ def test_failed_link_is_marked_and_svg_is_deterministic(net: Network, tmp_path: 
     ids = {g.get("id") for g in root.iter(f"{SVG_NS}g")}
     assert f"failed-{ring.name}" in ids
     words = " ".join("".join(t.itertext()) for t in root.iter(f"{SVG_NS}text"))
-    assert "failed link" in words and "cable(s) inside failed" in words
-    assert "peak utilisation" in words  # the colour bar
+    assert "failed link" in words and "(1 cable inside failed)" in words
+    assert "utilisation (grey: no value)" in words  # the colour bar
     assert "<dc:date>" not in text
 
 
@@ -172,3 +172,11 @@ def test_bad_names_and_paths_are_refused(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="is a directory"):
         draw_network(net, tmp_path / "dir.svg" if (tmp_path / "dir.svg").mkdir() is None else tmp_path)
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_unwritable_place_is_refused_and_missing_loads_are_grey(tmp_path: Path) -> None:
+    net = load_model("small")
+    with pytest.raises(UsageError, match="cannot write"):  # root passes os.access, then the write fails
+        draw_network(net, Path("/proc/govnet-test.svg"))
+    out = draw_network(net, tmp_path / "nan.svg", loads={"core1--core2": float("nan"), "core2--core3": 2.0})
+    assert out.stat().st_size > 1000
