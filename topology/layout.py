@@ -281,21 +281,19 @@ def layout(net: Network) -> Layout:
             ex, ey = e.x + w * math.cos(t), e.y + w * math.sin(t)
             x0, x1, y0, y1 = min(x0, ex), max(x1, ex), min(y0, ey), max(y1, ey)
     if exit_core:
-        y1 = _exit_tower(net, elements, exit_core, fws, syncs, isps, boxes, theta, r_box)
+        y1 = _exit_tower(elements, exit_core, fws, syncs, isps, boxes, r_box)
     layout = Layout(elements, [], {}, r_ring, exit_core, (x0, y0, x1, y1), element_of)
     _edges(net, layout, cores, theta)
     return layout
 
 
 def _exit_tower(
-    net: Network,
     elements: dict[str, Element],
     core: str,
     fws: list[str],
     syncs: list[str],
     isps: list[str],
     boxes: dict[str, tuple[str, str, tuple[str, ...]]],
-    theta: dict[str, float],
     r_box: float,
 ) -> float:
     """Place the exit above the disc; returns the estimated top of the picture."""
@@ -342,6 +340,8 @@ def _edges(net: Network, layout: Layout, cores: list[str], theta: dict[str, floa
     groups: dict[tuple[str, str], list[Link]] = {}
     for lk in net.links:
         a, b = layout.element_of[lk.a], layout.element_of[lk.b]
+        if a not in layout.elements or b not in layout.elements:
+            continue  # an end the layout could not place (no core to hang it from)
         if a == b:
             layout.inside[lk.name] = a
             continue
