@@ -8,15 +8,21 @@ import os
 import sys
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from cli.common import MODEL_HELP, Subparsers, progress, say
-from govnet.errors import GovnetError, NotRootError
+from govnet.errors import GovnetError, NotRootError, UsageError
+
+if TYPE_CHECKING:
+    from topology import Network
 
 EPILOG_TOPO = """examples:
   govnet topo check                          # validate the reference model
   govnet topo check my-city.yaml             # validate your own model (exit 2 + one line per problem)
   govnet topo show --json | jq '.nodes | length'
   govnet topo show small --yaml > my.yaml    # a normalised copy to edit
+  govnet topo show --nodes --role firewall   # the node table: kind, site, zone, VLANs, addresses, rates
+  govnet topo show --draw weihai.svg --fail core1--core2   # the picture, one ring link cut
   sudo govnet topo up small --check          # build it in Mininet, verify, tear down
   sudo govnet topo up --cli                  # the reference network with Mininet's CLI
 """
@@ -38,7 +44,15 @@ def cmd_topo_check(args: argparse.Namespace) -> int:
 def cmd_topo_show(args: argparse.Namespace) -> int:
     from topology import dump_model_yaml, load_model
 
+    if args.role and not args.nodes:
+        raise UsageError(f"--role {args.role}: filters the node table; add --nodes")
+    if args.fail and not args.draw:
+        raise UsageError(f"--fail {args.fail[0]}: marks a link in the picture; add --draw OUT.svg")
     net = load_model(args.model)
+    if args.nodes:
+        return _show_nodes(net, args.role)
+    if args.draw:
+        return _show_draw(net, args.model, args.draw, args.fail)
     if args.json:
         say(json.dumps(net.to_dict(), indent=1))
     elif args.yaml:
@@ -58,6 +72,48 @@ def cmd_topo_show(args: argparse.Namespace) -> int:
                 f"{'' if v.routed else ' (not routed)'}"
             )
     return 0
+
+
+def _show_nodes(net: Network, role: str | None) -> int:
+    from topology.draw import node_table, render_node_table
+
+    kinds = sorted({n.kind for n in net.nodes})
+    if role is not None and role not in kinds:
+        raise UsageError(
+            f"--role {role}: no node of that kind in model {net.name}; use one of {', '.join(kinds)}"
+        )
+    rows = node_table(net, [role] if role else ())
+    say(render_node_table(rows))
+    return 0
+
+
+def _show_draw(net: Network, model: str | None, out: str, fail: list[str]) -> int:
+    from topology.draw import FORMATS, check_picture_path, draw_network, find_links, link_names
+
+    path = check_picture_path(out, "--draw")
+    for value in fail:
+        if not find_links(net, value):
+            raise UsageError(
+                f"--fail {value}: no link of that name in model {net.name}"
+                f"{_close(value, link_names(net))}; links are named A--B (either order), a bundle's "
+                f"members A--B#1, A--B#2; list them with "
+                f"govnet topo show {model or 'weihai'} --json | jq -r '.links[].name'"
+            )
+    started = time.monotonic()
+    draw_network(net, path, failed=fail)
+    say(
+        f"wrote {path} ({FORMATS[path.suffix.lower()]}, model {net.name}"
+        + (f", failed: {', '.join(fail)}" if fail else "")
+        + f") in {time.monotonic() - started:.1f} s"
+    )
+    return 0
+
+
+def _close(word: str, valid: list[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(word, valid, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
 
 
 def cmd_topo_caps(_args: argparse.Namespace) -> int:
@@ -154,11 +210,42 @@ def register(sub: Subparsers) -> None:
     c = tsub.add_parser("check", help="validate a model file (exit 2 with one line per problem)")
     c.add_argument("model", nargs="?", help=MODEL_HELP)
     c.set_defaults(func=cmd_topo_check)
-    s = tsub.add_parser("show", help="print the expanded model (summary, --json or --yaml)")
+    s = tsub.add_parser(
+        "show",
+        help="print the expanded model (summary, --json, --yaml, --nodes) or draw it (--draw)",
+        description="Without options: a summary (node kinds, link rates, VLANs).\n"
+        "--nodes: one row per node (kind, site, zone, VLANs, addresses, link rates).\n"
+        "--draw: the star-plus-ring as a picture: the ring as a circle, each core's distribution\n"
+        "switches and sites around it, a site's LANs as one box, the internet exit on top;\n"
+        "cable width by rate, --fail links dashed red with an x.",
+        epilog="examples:\n"
+        "  govnet topo show small --nodes\n"
+        "  govnet topo show --nodes --role router | less -S\n"
+        "  govnet topo show --draw weihai.png\n"
+        "  govnet topo show small --draw small.svg --fail core1--core2 --fail fw-a--isp#1",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     s.add_argument("model", nargs="?", help=MODEL_HELP)
     g = s.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="nodes, links, VLANs, LANs, zones as JSON")
     g.add_argument("--yaml", action="store_true", help="the normalised model, accepted by 'topo check'")
+    g.add_argument(
+        "--nodes",
+        action="store_true",
+        help="a node table: name, kind, site, zone, VLANs, addresses, link rates; by kind, then name",
+    )
+    g.add_argument(
+        "--draw", metavar="OUT", help="draw the network into OUT.svg or OUT.png (labels readable, no hosts)"
+    )
+    s.add_argument("--role", metavar="KIND", help="with --nodes: only nodes of this kind (core, router, ...)")
+    s.add_argument(
+        "--fail",
+        metavar="A--B",
+        action="append",
+        default=[],
+        help="with --draw: draw this link as failed (dashed red, ×); repeatable; a bundle name marks "
+        "all its members",
+    )
     s.set_defaults(func=cmd_topo_show)
     u = tsub.add_parser("up", help="build the model in Mininet (root)")
     u.add_argument("model", nargs="?", help=MODEL_HELP)
