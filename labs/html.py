@@ -528,7 +528,37 @@ class Picture:
 
 
 PictureFn = Callable[[RunData, list[Marker]], str]
+
+
+def _network(data: RunData, _markers: list[Marker]) -> str:
+    """The model drawn (topology.draw) with each link coloured by its measured peak load, and the links
+    the timeline cut drawn as failed."""
+    from topology import load_model
+    from topology.draw import network_figure
+
+    model = data.run / "model.yaml"
+    if not model.is_file():
+        raise NoData("no model.yaml in this run")
+    net = load_model(str(model))
+    loads: dict[str | tuple[str, str], float] = {}
+    for row in _dict(_series(data)).get("links") or []:
+        cap, link = row.get("capacity_mbps"), row.get("link")
+        if not isinstance(cap, int | float) or cap <= 0 or not isinstance(link, str):
+            continue
+        pts = _pts(row, 0.0, 1.0 / cap)
+        if pts:
+            loads[link] = max(loads.get(link, 0.0), max(v for _, v in pts))
+    failed = [
+        str(_dict(r.get("with")).get("link"))
+        for r in data.list_of("timeline")
+        if r.get("do") == "links.cut" and r.get("state") == "done" and _dict(r.get("with")).get("link")
+    ]
+    title = "peak load of each link" + (" (dashed: cut during the run)" if failed else "")
+    return plots.svg_of(network_figure(net, loads=loads or None, failed=failed, title=title), "network")
+
+
 PICTURES: tuple[tuple[str, PictureFn], ...] = (
+    ("The network: links by measured peak load", _network),
     (
         f"Utilisation of the {BUSIEST_LINKS} busiest links (peak, per direction), with the timeline",
         _utilisation,

@@ -219,8 +219,8 @@ def test_each_picture_with_data_is_inline_svg(tmp_path: Path) -> None:
 def test_page_is_self_contained_and_has_no_reprs(tmp_path: Path) -> None:
     text = write_html(_failed_run(tmp_path)).read_text()
     p = _parse(text)
-    bad = [(tag, k, v) for tag, k, v in p.refs if not v.startswith("#")]
-    assert not bad, bad  # only references inside the page (the SVGs' own ids)
+    bad = [(tag, k, v) for tag, k, v in p.refs if not v.startswith(("#", "data:image/png;base64,"))]
+    assert not bad, bad  # only references inside the page (the SVGs' ids, the colour bar's inline PNG)
     assert "<script" not in text and "<link" not in text and "<img" not in text
     assert all(u.startswith("#") for u in re.findall(r"url\(\s*['\"]?([^)'\"]*)", text))  # clip paths
     assert "@import" not in text
@@ -584,3 +584,20 @@ def test_lab_report_rebuilds_the_pages(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines() == [f"html: {run / 'report.html'}", f"junit: {run / 'junit.xml'}"]
     assert (run / "report.html").stat().st_size > 10_000
+
+
+def test_the_network_is_drawn_with_peak_loads_and_the_cut_link(tmp_path: Path) -> None:
+    """The first picture is the model (model.yaml) with the links coloured by the series' peak load;
+    a link the timeline cut is drawn failed (topology.draw's marker), one it never cut is not."""
+    cut = {"index": 0, "do": "links.cut", "with": {"link": "core1--core2"}, "planned_s": 5.0}
+    cut |= {"executed_s": 5.01, "state": "done", "ok": True, "error": ""}
+    text = write_html(_run(tmp_path, timeline=[cut])).read_text()
+    figures = re.findall(
+        r"<figure><figcaption>(.*?)</figcaption>(.*?)</figure>", _section(text, "pictures"), re.S
+    )
+    title, body = figures[0]
+    assert title == "The network: links by measured peak load"
+    assert body.lstrip().startswith("<svg") and "core1" in body and "dashed: cut during the run" in body
+    assert 'id="failed-core1--core2' in body
+    plain = write_html(_run(tmp_path / "b")).read_text()
+    assert 'id="failed-' not in plain and "The network: links by measured peak load" in plain
