@@ -29,8 +29,10 @@ def cmd_lab_run(args: argparse.Namespace) -> int:
 def cmd_lab_list(_args: argparse.Namespace) -> int:
     from labs import list_labs
 
-    for name, desc in list_labs():
-        say(f"{name:16} {desc}")
+    labs = list_labs()
+    width = max((len(name) for name, _ in labs), default=0) + 2
+    for name, desc in labs:
+        say(f"{name:{width}}{desc}")
     return 0
 
 
