@@ -249,7 +249,7 @@ class Lab:
 
     def why(self) -> list[str]:
         """Why the lab failed, one line per reason: parts, timeline actions, expectations."""
-        out = [r for v in self.verdicts().values() for r in v.reasons]
+        out = [f"{k}: {r}" for k, v in self.verdicts().items() for r in v.reasons]
         out += [a.text() for a in self.timeline.actions if not a.ok]
         out += [f"expectation {o['name']}: {o['text']}" for o in self.outcomes if not o["ok"]]
         return out

@@ -97,6 +97,13 @@ def test_sigterm_tears_everything_down(tmp_path: Path) -> None:
     assert _leftovers(_names("small")) == ([], {})
 
 
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except OSError:
+        return "gone"
+
+
 def test_clean_recovers_after_a_crash(tmp_path: Path) -> None:
     _up_then_signal(tmp_path, signal.SIGKILL)  # no teardown runs
     ifaces, _shells = _leftovers(_names("small"))
@@ -107,8 +114,11 @@ def test_clean_recovers_after_a_crash(tmp_path: Path) -> None:
     assert "removed" in out.stdout
     assert _leftovers(_names("small")) == ([], {})
     # ...and no FRR daemon of that run survived
-    frr = subprocess.run(["pgrep", "-f", "govnet-frr-"], capture_output=True, text=True)
-    assert frr.stdout.strip() == "", "FRR daemons of the crashed run survived clean"
+    frr = subprocess.run(["pgrep", "-af", "govnet-frr-"], capture_output=True, text=True)
+    states = {pid: _state(int(pid)) for pid in frr.stdout.split()[::1] if pid.isdigit()}
+    assert frr.stdout.strip() == "", (
+        f"FRR daemons of the crashed run survived clean ({out.stdout.strip()}): {frr.stdout[:1500]} {states}"
+    )
 
 
 def test_reference_network_passes_check_via_cli(tmp_path: Path) -> None:

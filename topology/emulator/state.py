@@ -155,7 +155,21 @@ def kill_pids(pids: list[int], grace_s: float = 1.0) -> int:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
+    # SIGKILL is asynchronous: wait (bounded) until they are gone, so that what the caller does next
+    # (a new emulation, a check that nothing is left) does not meet processes that are still exiting
+    deadline = time.monotonic() + 5.0
+    while time.monotonic() < deadline and any(_running(p) for p in pids):
+        time.sleep(0.02)
     return sent
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; its parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def govnet_interfaces() -> list[str]:
