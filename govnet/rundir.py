@@ -5,12 +5,9 @@ private files of govnet.secure)."""
 from __future__ import annotations
 
 import calendar
-import contextlib
 import json
-import os
 import platform
 import re
-import secrets
 import sys
 import time
 from pathlib import Path
@@ -36,25 +33,6 @@ def run_stamp(name: str) -> float | None:
         return float(calendar.timegm(time.strptime(m["stamp"], "%Y%m%d-%H%M%S")))
     except (ValueError, OverflowError):
         return None
-
-
-def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
-    """Write `data` to `path` atomically: a temp file beside it (created with `mode`), fsync, rename
-    over. A reader sees the old file or the new one, never half of one."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return p
 
 
 def create_run_dir(name: str, base: Path | None = None) -> Path:

@@ -59,11 +59,12 @@ def open_private(path: str | os.PathLike[str], flags: int = os.O_WRONLY | os.O_C
     return os.open(path, flags | os.O_CLOEXEC, FILE_MODE)
 
 
-def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
-    """Write `data` to `path` atomically (a 0600 temp file beside it, fsync, rename over)."""
+def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644) -> Path:
+    """Write `data` to `path` atomically: a temp file beside it (created with `mode`), fsync, rename
+    over. A reader sees the old file or the new one, never half of one."""
     p = Path(path)
     tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.tmp")
-    fd = open_private(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -75,6 +76,11 @@ def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
             tmp.unlink()
         raise
     return p
+
+
+def write_private(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write `data` to `path` atomically (a 0600 temp file beside it, fsync, rename over)."""
+    return write_atomic(path, data, FILE_MODE)
 
 
 def is_private(path: str | os.PathLike[str]) -> bool:

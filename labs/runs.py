@@ -26,7 +26,8 @@ from typing import Any
 
 from govnet.errors import UsageError
 from govnet.paths import project_root, runs_dir
-from govnet.rundir import is_run_name, run_stamp, write_atomic
+from govnet.rundir import is_run_name, run_stamp
+from govnet.secure import write_atomic
 
 RECORD_VERSION = 1
 RECORD = "run.json"

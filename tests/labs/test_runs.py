@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 from govnet.errors import UsageError
-from govnet.rundir import create_run_dir, is_run_name, run_stamp, write_atomic
+from govnet.rundir import create_run_dir, is_run_name, run_stamp
+from govnet.secure import write_atomic
 from labs import runs
 from labs.runs import (
     begin_run,
