@@ -48,8 +48,9 @@ def cmd_lab_schema(_args: argparse.Namespace) -> int:
 def cmd_lab_report(args: argparse.Namespace) -> int:
 
     from govnet.paths import runs_dir
-    from labs.html import load_run, write_html
+    from labs.html import write_html
     from labs.junit import write_junit
+    from labs.rundata import load_run
     from labs.runs import find_run, list_runs
 
     info = find_run(args.run_dir, list_runs(runs_dir(), size=False), runs_dir())

@@ -14,7 +14,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-from labs.html import RunData, load_run, text_of, why_lines
+from labs.markdown import text_of
+from labs.rundata import RunData, load_run, why_lines
 
 JUNIT_XML = "junit.xml"
 

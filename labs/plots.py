@@ -1,6 +1,6 @@
 """The pictures of a lab's HTML report, drawn with matplotlib (Agg) as inline SVG strings.
 
-Each function takes plain data (already read from the run directory by labs.html) and returns one
+Each function takes plain data (already read from the run directory by labs.rundata) and returns one
 `<svg>` element without XML prolog or metadata, ready to sit in an HTML page; times are seconds
 from the start of the run. matplotlib is imported inside the functions: importing this module costs
 nothing.
@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-SERIES_FILE = "metrics/series.json"  # written by labs.parts.monitoring at stop, read by labs.html
+SERIES_FILE = "metrics/series.json"  # written by labs.parts.monitoring at stop, read by labs.pictures
 
 WIDTH_IN, HEIGHT_IN = 9.0, 3.4
 

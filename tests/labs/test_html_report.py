@@ -27,13 +27,14 @@ from typing import Any, ClassVar
 import pytest
 
 from govnet.errors import UsageError
-from labs import html as page
 from labs import plots
-from labs.html import load_run, markdown_html, text_of, timeline_markers, write_html
+from labs.html import write_html
 from labs.junit import write_junit
+from labs.markdown import markdown_html, text_of
 from labs.parts.monitoring import MAX_POINTS, Monitoring, export_series, series_step, shape_series
 from labs.plots import SERIES_FILE
 from labs.report import write_pages
+from labs.rundata import load_run, login_failures, timeline_markers
 from topology import load_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -276,7 +277,7 @@ def test_login_failures_fall_back_to_the_users_records(tmp_path: Path) -> None:
         {"app": "oa", "op": "open", "did": "open", "status": "error", "src": "bureau-finance-pc1"},
     ]
     (run / "apps" / "ops.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
-    by_src, where = page.login_failures(load_run(run))
+    by_src, where = login_failures(load_run(run))
     assert by_src == {"bureau-b03-pc1": {"oa": 1}, "bureau-finance-pc1": {"approval": 1}}
     assert "ops.jsonl" in where
 
