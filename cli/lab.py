@@ -11,7 +11,7 @@ from cli.common import Subparsers, progress, say
 def cmd_lab_run(args: argparse.Namespace) -> int:
     from govnet.errors import GovnetError
     from labs import run_lab
-    from labs.runs import end_current
+    from labs.runrecord import end_current
 
     try:
         result = run_lab(args.lab, model=args.model, log=progress)
@@ -75,7 +75,8 @@ def cmd_lab_runs(args: argparse.Namespace) -> int:
     import json
 
     from govnet.paths import runs_dir
-    from labs.runs import list_runs, runs_table
+    from labs.runs import list_runs
+    from labs.runtext import runs_table
 
     runs = list_runs()[: args.limit] if args.limit else list_runs()
     if args.json:
@@ -92,7 +93,8 @@ def cmd_lab_runs(args: argparse.Namespace) -> int:
 def cmd_lab_show(args: argparse.Namespace) -> int:
     from govnet.errors import ModelError, UsageError
     from govnet.paths import runs_dir
-    from labs.runs import dir_size, find_run, list_runs, show_run, show_scenario
+    from labs.runs import dir_size, find_run, list_runs
+    from labs.runtext import show_run, show_scenario
 
     base = runs_dir()
     info = find_run(args.what, list_runs(base, size=False), base)
@@ -116,7 +118,8 @@ def cmd_lab_show(args: argparse.Namespace) -> int:
 
 
 def cmd_lab_diff(args: argparse.Namespace) -> int:
-    from labs.runs import diff_runs, get_run
+    from labs.runs import get_run
+    from labs.runtext import diff_runs
 
     a, b = get_run(args.a), get_run(args.b)
     for line in diff_runs(a, b, everything=args.all):
@@ -129,7 +132,8 @@ def cmd_lab_prune(args: argparse.Namespace) -> int:
 
     from govnet.errors import UsageError
     from govnet.paths import runs_dir
-    from labs.runs import fmt_mb, prune
+    from labs.runs import prune
+    from labs.runtext import fmt_mb
 
     if args.keep < 1:
         raise UsageError(

@@ -30,7 +30,7 @@ from govnet.signals import interrupts_on_signals
 from labs.expect import Facts, Seen, evaluate, expectation_problems
 from labs.parts import PARTS, EventBus, LabContext, Part, Verdict
 from labs.report import jsonable, write_report
-from labs.runs import begin_run, end_run
+from labs.runrecord import begin_run, end_run
 from labs.scenario import load_scenario, scenario_path
 from labs.timeline import Action, Timeline, actions_of, format_offset, timeline_problems
 from topology import dump_model_yaml, load_model

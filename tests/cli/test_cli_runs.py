@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from govnet.rundir import create_run_dir
-from labs.runs import begin_run, end_run, write_record
+from labs.runrecord import begin_run, end_run, write_record
 
 ROOT = Path(__file__).resolve().parents[2]
 

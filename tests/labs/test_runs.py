@@ -1,5 +1,6 @@
-"""Run records and run management (labs.runs), offline: fake run directories written the way a lab run
-writes them (begin_run / end_run, results.json as labs.report writes it) in a temporary runs folder."""
+"""Run records and run management (labs.runrecord, labs.runs, labs.runtext), offline: fake run
+directories written the way a lab run writes them (begin_run / end_run, results.json as labs.report
+writes it) in a temporary runs folder."""
 
 from __future__ import annotations
 
@@ -18,26 +19,19 @@ import pytest
 from govnet.errors import UsageError
 from govnet.rundir import create_run_dir, is_run_name, run_stamp
 from govnet.secure import write_atomic
-from labs import runs
-from labs.runs import (
+from labs import runs, runtext
+from labs.runrecord import (
     begin_run,
-    cell,
-    diff_runs,
     end_current,
     end_run,
-    find_run,
     find_seed,
-    flatten,
     git_commit,
-    list_runs,
-    looks_like_run,
     pid_alive,
     process_start,
-    prune,
-    read_run,
-    show_run,
     write_record,
 )
+from labs.runs import find_run, list_runs, looks_like_run, prune, read_run
+from labs.runtext import cell, diff_runs, flatten, show_run
 
 RECORD_FIELDS = {
     "schema_version", "id", "scenario", "model", "seed", "start", "start_epoch", "end", "end_epoch",
@@ -231,7 +225,7 @@ def test_crashed_run_old_runs_and_unknown_ones(base: Path) -> None:
     assert [r.id for r in listed] == [crashed.name, legacy.name, short.name, bare.name]
     by = {r.id: r for r in listed}
     assert by[crashed.name].verdict == "crashed"
-    assert any("is gone" in w for w in runs.why_lines(by[crashed.name]))
+    assert any("is gone" in w for w in runtext.why_lines(by[crashed.name]))
     assert (by[legacy.name].verdict, by[legacy.name].source) == ("failed", "results")
     assert by[legacy.name].scenario == "smoke" and by[legacy.name].duration_s == 61.0
     assert by[legacy.name].seed == 7
@@ -374,8 +368,8 @@ def test_prune_reports_what_it_could_not_remove(base: Path, monkeypatch: pytest.
 
 
 def test_a_scenario_timeline_in_words() -> None:
-    assert runs._words({"at": 30, "action": "cut", "link": "core1-core2"}, ("at", "action", "part")) == (
+    assert runtext._words({"at": 30, "action": "cut", "link": "core1-core2"}, ("at", "action", "part")) == (
         "at 30 s: cut link core1-core2"
     )
-    assert runs._words({"name": "heal", "max_ms": 1000, "flow": None}, ("name",)) == "heal: max_ms 1000"
-    assert runs._words("plain", ("name",)) == "plain"
+    assert runtext._words({"name": "heal", "max_ms": 1000, "flow": None}, ("name",)) == "heal: max_ms 1000"
+    assert runtext._words("plain", ("name",)) == "plain"
