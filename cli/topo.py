@@ -182,7 +182,7 @@ def cmd_topo_up(args: argparse.Namespace) -> int:
 
 
 def cmd_topo_schema(_args: argparse.Namespace) -> int:
-    from topology.schema import model_json_schema
+    from topology.model_schema import model_json_schema
 
     say(json.dumps(model_json_schema(), indent=1))
     return 0

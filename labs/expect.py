@@ -18,7 +18,7 @@ from govnet.errors import Problem
 from govnet.eventkinds import KINDS as EVENT_KINDS
 from labs.timeline import DO_RE
 from topology.schema import (
-    _MISSING,
+    MISSING,
     REQUIRED,
     Checker,
     Checker_,
@@ -38,7 +38,7 @@ def event_kind_field(v: Checker_, value: Any, path: str) -> Any:
         close = difflib.get_close_matches(str(value), list(EVENT_KINDS), n=1)
         fix = f"did you mean '{close[0]}'?" if close else f"use one of: {', '.join(EVENT_KINDS)}"
         v.err(path, "is not an event kind", value, fix)
-        return _MISSING
+        return MISSING
     return value
 
 
@@ -55,7 +55,7 @@ def _number(lo: float, *, whole: bool = False, above: bool = False, unit: str = 
                 value,
                 f"e.g. {max(lo, 1):g}",
             )
-            return _MISSING
+            return MISSING
         return value
 
     schema: dict[str, Any] = {"type": "integer" if whole else "number"}
@@ -77,7 +77,7 @@ def after_field(v: Checker_, value: Any, path: str) -> Any:
     if isinstance(value, str) and DO_RE.match(value):
         return value
     v.err(path, "must name a timeline entry", value, "give its index (0 is the first) or PART.ACTION")
-    return _MISSING
+    return MISSING
 
 
 _COMMON: dict[str, tuple[Checker, Any]] = {"name": (text_field, "")}
@@ -130,7 +130,7 @@ def _expectations_check(v: Checker_, value: Any, path: str) -> Any:
             value,
             "e.g. - {kind: no_event, event: fw.split_brain}",
         )
-        return _MISSING
+        return MISSING
     return [_expectation(v, x, f"{path}[{i}]") for i, x in enumerate(value)]
 
 

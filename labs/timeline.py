@@ -21,7 +21,7 @@ from typing import Any
 from govnet.errors import Problem
 from labs.parts import Part
 from topology.model import Network
-from topology.schema import _MISSING, REQUIRED, Checker_, described, json_schema_of, obj
+from topology.schema import MISSING, REQUIRED, Checker_, described, json_schema_of, obj
 
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
 _OFFSET_RE = re.compile(r"^\+?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?(?:(\d+)ms)?$")
@@ -74,7 +74,7 @@ def offset_field(v: Checker_, value: Any, path: str) -> Any:
     seconds = parse_offset(value)
     if seconds is None:
         v.err(path, "is not an offset", value, OFFSET_FIX)
-        return _MISSING
+        return MISSING
     return seconds
 
 
@@ -88,7 +88,7 @@ def offset_field(v: Checker_, value: Any, path: str) -> Any:
 def do_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, str) or not DO_RE.match(value):
         v.err(path, "must be PART.ACTION", value, "e.g. links.cut, firewall.crash, traffic.restart")
-        return _MISSING
+        return MISSING
     return value
 
 
@@ -98,7 +98,7 @@ def do_field(v: Checker_, value: Any, path: str) -> Any:
 def args_field(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, dict):
         v.err(path, "must be a mapping of argument names to values", value, "e.g. with: {link: core1--core2}")
-        return _MISSING
+        return MISSING
     for k in value:
         if not isinstance(k, str) or not ARG_RE.match(k):
             v.err(f"{path}.{k}", "is not an argument name", k, "use lower-case words joined by '_'")
@@ -111,7 +111,7 @@ ENTRY = obj({"at": (offset_field, REQUIRED), "do": (do_field, REQUIRED), "with":
 def _timeline_check(v: Checker_, value: Any, path: str) -> Any:
     if not isinstance(value, list):
         v.err(path, "must be a list of {at, do, with} entries", value, "e.g. - {at: +5s, do: links.cut}")
-        return _MISSING
+        return MISSING
     out = []
     for i, entry in enumerate(value):
         before = len(v.problems)

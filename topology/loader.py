@@ -9,7 +9,7 @@ import yaml
 
 from topology.expand import expand
 from topology.model import Network
-from topology.schema import validate_structure
+from topology.model_schema import validate_structure
 from topology.yamlload import load_yaml_file, load_yaml_text
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"

@@ -16,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from govnet.errors import ModelError
 from labs.scenario import SCENARIOS, load_scenario, scenario_json_schema
-from topology.schema import model_json_schema, validate_structure
+from topology.model_schema import model_json_schema, validate_structure
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = sorted((ROOT / "topology" / "models").glob("*.yaml"))
