@@ -4,6 +4,8 @@
   on a process that already exited, and on Mininet's `node.popen` children alike.
 - `Child`: a child started with `die_with_parent` (the kernel sends it SIGTERM if govnet is killed
   with SIGKILL), stopped with `stop_process`; a context manager.
+- `kill_pids(pids)` / `running(pid)`: the same policy for processes that are no child of ours (found
+  by namespace or pid file): SIGTERM, grace, SIGKILL, then wait (bounded) until they are gone.
 - `Lifecycle`: the `start`/`stop`/`with` boilerplate of components. `with X(...) as x:` starts, and
   stops on the way out whatever happened; a `start` that raises is followed by `stop` (which must
   therefore be idempotent and cope with a half-started component), so nothing is left behind.
@@ -12,9 +14,12 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol, Self
 
 from govnet.children import die_with_parent
@@ -59,6 +64,37 @@ def stop_all(procs: Sequence[_Proc | None], timeout: float = STOP_TIMEOUT_S) -> 
             with contextlib.suppress(ProcessLookupError):
                 p.kill()
             p.wait()
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a zombie has exited; its parent has not reaped it yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def kill_pids(pids: Sequence[int], grace_s: float = 1.0, gone_s: float = 5.0) -> int:
+    """SIGTERM, wait up to grace_s, then SIGKILL what is left, then wait up to gone_s until none
+    runs (SIGKILL is asynchronous: what the caller does next — a new emulation, a check that nothing
+    is left — must not meet processes still exiting). Returns how many were signalled."""
+    sent = 0
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+            sent += 1
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.05)
+    for pid in pids:
+        if running(pid):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + gone_s
+    while time.monotonic() < deadline and any(running(p) for p in pids):
+        time.sleep(0.02)
+    return sent
 
 
 class Child:

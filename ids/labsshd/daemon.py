@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from govnet.children import die_with_parent
-from govnet.supervise import STOP_TIMEOUT_S, stop_process
+from govnet.supervise import STOP_TIMEOUT_S, kill_pids, running, stop_process
 from ids.labsshd.accounts import (
     NSSWITCH,
     LabAccount,
@@ -287,9 +287,14 @@ class LabSshd:
             deadline = time.monotonic() + timeout
             while _alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.02)
-        left = processes_in(ns) if ns else []
+        # what is left in the namespace (a connection's sshd whose listener died, still exiting):
+        # the one policy — TERM, grace, KILL, wait until gone; only what survives that is an error
+        left = [p for p in processes_in(ns) if running(p)] if ns else []
         if isinstance(pid, int) and _alive(pid):
             left.append(pid)
+        if left:
+            kill_pids(sorted(set(left)))
+            left = [p for p in set(left) if running(p)]
         if left:
             raise LabSshdError(
                 f"lab sshd {self.name}: processes still running after stop: {sorted(set(left))}"

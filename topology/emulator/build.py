@@ -22,7 +22,7 @@ from typing import Any
 
 from govnet.errors import EmulationError, NotRootError
 from govnet.signals import note_torn_down
-from govnet.supervise import Lifecycle
+from govnet.supervise import Lifecycle, kill_pids
 from topology.emulator import state
 from topology.emulator.caps import Capabilities, detect, require_for
 from topology.emulator.handle import EmulatorHandle, NodeHandle
@@ -108,13 +108,13 @@ class Emulation(Lifecycle):
         try:
             names = {bridge_name(n) if n.is_switch else n.name for n in self.model.nodes}
             shells = state.shell_pids(names)
-            state.kill_pids(state.namespace_processes(shells))
+            kill_pids(state.namespace_processes(shells))
             # a node whose shell died (its namespace lives on through a child) is found by its recorded
             # namespace: a survivor holding the shell's terminal would hang Mininet's own clean-up
             recorded = set(getattr(self, "_state", {}).get("netns_inodes", []))
             if recorded:
                 live_shells = set(state.shell_pids(names).values())
-                state.kill_pids([p for p in state.processes_in(recorded) if p not in live_shells])
+                kill_pids([p for p in state.processes_in(recorded) if p not in live_shells])
             if self.mn is not None:
                 # Not Mininet's stop(): it deletes links through each node's shell and would wait forever
                 # on a shell that died. Terminate the shells; the sweep below removes links and bridges.
@@ -124,7 +124,7 @@ class Emulation(Lifecycle):
                     except Exception as exc:
                         self.log(f"mininet terminate {node.name}: {exc}")
                 self.mn = None
-            state.kill_pids(list(state.shell_pids(names).values()))
+            kill_pids(list(state.shell_pids(names).values()))
             state.delete_interfaces(state.govnet_interfaces())
             self._keep_frr_logs()
             for d in getattr(self, "_state", {}).get("temp_dirs", []):

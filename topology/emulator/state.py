@@ -13,14 +13,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from govnet.paths import var_dir
+from govnet.supervise import kill_pids
 
 IFACE_RE = re.compile(r"^gn\d+(e\d+)?$")
 
@@ -140,36 +139,6 @@ def namespace_processes(shells: dict[str, int]) -> list[int]:
         if p.name.isdigit() and int(p.name) not in keep and _netns_inode(int(p.name)) in inodes:
             out.append(int(p.name))
     return out
-
-
-def kill_pids(pids: list[int], grace_s: float = 1.0) -> int:
-    """SIGTERM, wait up to grace_s, then SIGKILL what is left; returns how many were signalled."""
-    sent = 0
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-            sent += 1
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(p) for p in pids):
-        time.sleep(0.05)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    # SIGKILL is asynchronous: wait (bounded) until they are gone, so that what the caller does next
-    # (a new emulation, a check that nothing is left) does not meet processes that are still exiting
-    deadline = time.monotonic() + 5.0
-    while time.monotonic() < deadline and any(_running(p) for p in pids):
-        time.sleep(0.02)
-    return sent
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a zombie has exited; its parent has not reaped it yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def govnet_interfaces() -> list[str]:
