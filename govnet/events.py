@@ -48,6 +48,17 @@ def timestamp(t: float | None = None) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f+0000")
 
 
+def record_time(rec: Mapping[str, Any]) -> tuple[float, float]:
+    """An EVE record's time as an Event's (wall, mono): so an event that a sensor or controller
+    recorded earlier keeps the time it happened (now, when the timestamp is unreadable)."""
+    now_wall, now_mono = time.time(), time.monotonic()
+    try:
+        wall = _dt.datetime.strptime(str(rec["timestamp"]), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+    except (KeyError, ValueError):
+        return now_wall, now_mono
+    return wall, now_mono - (now_wall - wall)
+
+
 def alert(
     *,
     sensor: str,

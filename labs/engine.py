@@ -27,7 +27,8 @@ from govnet.errors import ModelError, NotRootError
 from govnet.events import Event
 from govnet.rundir import create_run_dir
 from govnet.signals import interrupts_on_signals
-from labs.expect import Facts, Seen, evaluate, expectation_problems
+from labs.evaluate import Facts, Seen, evaluate
+from labs.expect import expectation_problems
 from labs.parts import PARTS, EventBus, LabContext, Part, Verdict
 from labs.report import jsonable, write_report
 from labs.runrecord import begin_run, end_run

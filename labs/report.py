@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from labs import expect
+from labs import evaluate
 from labs.html import write_html
 from labs.junit import write_junit
 from labs.parts import EventBus, Part, Verdict
@@ -99,7 +99,7 @@ def write_report(lab: LabView, scenario: dict[str, Any], total_s: float, ok: boo
         lines += ["## Why it failed", ""]
         lines += [f"- {r}" for r in why]
         lines.append("")
-    lines += expect.report_lines(lab.outcomes)
+    lines += evaluate.report_lines(lab.outcomes)
     if lab.timeline:
         lines += ["## Timeline", "", "Offsets from the end of the start steps.", ""]
         lines += [f"- {a.text()}" for a in lab.timeline.actions]

@@ -26,7 +26,9 @@ A source already blocked is not blocked again until its block ends; sensors on s
 the same scan and each asks.
 
 With `on_event`, a sensor whose last stats record (written as it stops) counts kernel drops is an
-`ids.kernel_drops` event (govnet.events.Event): it fell behind, so it may have missed an attack.
+`ids.kernel_drops` event (govnet.events.Event): it fell behind, so it may have missed an attack;
+each alert of a new signature and source is an `ids.alert` event at the alert's own time (then none
+for the same pair during ALERT_EVENT_S), and each block an `ids.block` event as it is recorded.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 POLL_S = 0.05
+ALERT_EVENT_S = 5.0  # one ids.alert event per signature and source in this long
 PROBE_TIMEOUT_S = 1.0
 # A sensor told to stop first drains its socket (up to 64 MiB queued while it fell behind), then
 # writes its last stats record, the one that says what the kernel dropped: it gets longer than
@@ -164,6 +167,7 @@ class LabNids(Lifecycle):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._offsets: dict[Path, int] = {}
+        self._alert_seen: dict[tuple[str, str], float] = {}
         self._stopped = False
 
     # --- sensors -----------------------------------------------------------------------------
@@ -233,6 +237,7 @@ class LabNids(Lifecycle):
             kind = rec.get("event_type")
             if kind == "alert":
                 self.alerts.append(rec)
+                self._alert_event(rec)
                 if rec.get("dest_ip") and rec.get("dest_port") is not None:
                     self._last_dest[str(rec.get("src_ip"))] = (str(rec["dest_ip"]), int(rec["dest_port"]))
             elif kind == "block" and rec.get("detail", {}).get("state") == "requested":
@@ -274,10 +279,46 @@ class LabNids(Lifecycle):
         state = "block_verified" if seen == "silent" else "block_failed"
         self._record({**result, "state": state, "probe": f"{host} -> {dest[0]}:{dest[1]} {seen}"})
 
+    def _alert_event(self, rec: dict[str, Any]) -> None:
+        """An `ids.alert` event for the first alert of a signature from a source in ALERT_EVENT_S
+        (a scan alerts on many sensors and packets; the sensors' files keep every alert)."""
+        if self.on_event is None:
+            return
+        a = rec.get("alert") or {}
+        src, sig = str(rec.get("src_ip", "")), str(a.get("signature", "?"))
+        wall, mono = events.record_time(rec)
+        key = (src, sig)
+        if wall - self._alert_seen.get(key, float("-inf")) < ALERT_EVENT_S:
+            return
+        self._alert_seen[key] = wall
+        host = self.owner.get(src)
+        detail = {
+            "signature": sig,
+            "signature_id": a.get("signature_id"),
+            "src_ip": src,
+            "src_host": host,
+            "dest_ip": rec.get("dest_ip"),
+            "dest_port": rec.get("dest_port"),
+            "sensor": rec.get("sensor"),
+        }
+        subject = f"{sig} from {host or src}"
+        self._emit(Event("nids", "ids.alert", subject, detail, wall=wall, mono=mono))
+
+    def _emit(self, ev: Event) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(ev)
+        except Exception as exc:  # the receiver's bug must not stop the block path
+            self.log(f"nids: event receiver failed: {type(exc).__name__}: {exc}")
+
     def _record(self, detail: dict[str, Any]) -> None:
         self.blocks.append(detail)
         self.event_log.write(events.event("block", sensor="nids-blocker", **detail))
         self.log(f"nids: {detail['state']} {detail['src_ip']} ({detail.get('signature')})")
+        host = self.owner.get(str(detail["src_ip"]))
+        subject = f"{host or detail['src_ip']} {detail['state'].replace('_', ' ')}"
+        self._emit(Event("nids", "ids.block", subject, {**detail, "src_host": host}))
 
     # --- the end ---------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -297,10 +338,7 @@ class LabNids(Lifecycle):
             self.event_log.close()
         if self.on_event is not None:
             for ev in drop_events(self.last_stats()):
-                try:
-                    self.on_event(ev)
-                except Exception as exc:  # the receiver's bug must not leave the stop half done
-                    self.log(f"nids: event receiver failed: {type(exc).__name__}: {exc}")
+                self._emit(ev)  # a receiver's bug must not leave the stop half done: _emit logs it
 
     def last_stats(self) -> dict[str, dict[str, Any]]:
         """Per sensor, the detail of its last stats record (a stopped sensor's: written as it stops)."""

@@ -18,5 +18,6 @@ from labs.parts import firewall  # noqa: F401  isort: skip
 from labs.parts import hids  # noqa: F401  isort: skip
 from labs.parts import audit  # noqa: F401  isort: skip
 from labs.parts import probe  # noqa: F401  isort: skip
+from labs.parts import attacks  # noqa: F401  isort: skip
 
 __all__ = ["PARTS", "ActionProblem", "EventBus", "LabContext", "Part", "PartStatus", "Verdict", "register"]

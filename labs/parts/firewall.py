@@ -3,13 +3,11 @@ a pair), its alarms as events, and the members' faults as actions."""
 
 from __future__ import annotations
 
-import datetime as dt
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from firewall import Pair, pair_plan
-from govnet.events import Event
+from govnet.events import Event, record_time
 from labs.parts.base import ActionProblem, LabContext, Part, PartStatus
 from labs.parts.registry import register
 from topology.model import Network
@@ -69,7 +67,7 @@ class FirewallPair(Part):
                 subject = (
                     f"{member} out of service" if d["action"] == "failover" else f"{member} healthy again"
                 )
-                wall, mono = _when(rec)
+                wall, mono = record_time(rec)
                 self.ctx.emit(Event(self.key, "fw.failover", subject, d, wall=wall, mono=mono))
                 continue
             if d.get("action") != "alarm":
@@ -127,13 +125,3 @@ class FirewallPair(Part):
         ]
         lines += ["", f"State sync: {fw['sync']['state']}; alarms: {', '.join(fw['alarms']) or 'none'}", ""]
         return lines
-
-
-def _when(rec: Mapping[str, Any]) -> tuple[float, float]:
-    """An EVE record's time as an Event's (wall, mono) (now, when the timestamp is unreadable)."""
-    now_wall, now_mono = time.time(), time.monotonic()
-    try:
-        wall = dt.datetime.strptime(str(rec["timestamp"]), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-    except (KeyError, ValueError):
-        return now_wall, now_mono
-    return wall, now_mono - (now_wall - wall)

@@ -11,7 +11,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,7 @@ class Monitoring(Part):
         self.ctx: LabContext | None = None
         self.info: dict[str, Any] = {}
         self.t0 = 0.0
+        self.store_stopped: float | None = None  # monotonic time of a store_stop not yet undone
 
     @classmethod
     def default(cls) -> Any:
@@ -58,12 +59,40 @@ class Monitoring(Part):
         ctx.services["device_cli"] = self.monitor.cli_access()
         super().start(ctx)
 
+    # --- actions: an outage of the metrics store ---------------------------------------------
+    def store_stop(self) -> str:
+        """Stop the metrics store (its process, as a crash would): the writer keeps the points
+        (memory, then spill files) and sends them when the store is back."""
+        if self.store is None:
+            raise RuntimeError("the monitoring is not running")
+        if not self.store.down():
+            raise RuntimeError(f"the metrics store at {self.store.url} was not running")
+        self.store_stopped = time.monotonic()
+        return f"metrics store at {self.store.url} stopped"
+
+    def store_start(self) -> str:
+        """Start the metrics store again (same data directory): the writer catches up."""
+        if self.store is None:
+            raise RuntimeError("the monitoring is not running")
+        self.store.up()
+        down = time.monotonic() - self.store_stopped if self.store_stopped is not None else None
+        self.store_stopped = None
+        if down is not None:
+            self.info["store_outage_s"] = round(self.info.get("store_outage_s", 0.0) + down, 3)
+        return f"metrics store at {self.store.url} up again"
+
+    def actions(self) -> Mapping[str, Callable[..., Any]]:
+        return {"store_stop": self.store_stop, "store_start": self.store_start}
+
     def stop(self) -> None:
         if self.ctx is None:
             return
         ctx, self.ctx = self.ctx, None
         ctx.services.pop("metrics_sink", None)
         ctx.services.pop("device_cli", None)
+        if self.store is not None and self.store_stopped is not None:
+            with contextlib.suppress(Exception):  # a timeline that left the store down: the points wait
+                self.store_start()
         try:
             if self.monitor is not None:
                 self.monitor.stop()
@@ -96,6 +125,8 @@ class Monitoring(Part):
             ctx.emit(Event(self.key, "monitor.gap", text, {"file": SERIES_FILE}))
             return
         ctx.log(f"series for the report: {path}")
+        with contextlib.suppress(OSError, ValueError):
+            self.info["peak_utilisation"] = peak_utilisation(json.loads(path.read_text()))
         if errors:
             text = f"some of the report's series were not exported: {'; '.join(errors)}"[:300]
             ctx.log(f"warning: {text}")
@@ -239,3 +270,18 @@ def export_series(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
     return path, list(doc["errors"])
+
+
+def peak_utilisation(doc: Mapping[str, Any], top: int = 10) -> dict[str, float]:
+    """The busiest links of a series document: link -> its highest rate in either direction as a
+    share of its capacity (0.42 is 42 %), busiest first, at most `top`."""
+    peak: dict[str, float] = {}
+    for row in doc.get("links") or []:
+        cap = row.get("capacity_mbps")
+        if not isinstance(cap, int | float) or cap <= 0:
+            continue
+        rates = [p[1] for p in row.get("points") or [] if isinstance(p, list | tuple) and len(p) == 2]
+        if rates:
+            share = max(float(r) for r in rates) / float(cap)
+            peak[str(row["link"])] = max(peak.get(str(row["link"]), 0.0), round(share, 4))
+    return dict(sorted(peak.items(), key=lambda kv: (-kv[1], kv[0]))[:top])

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from govnet.events import Event
 from ids.nids.lab import LabNids
 from labs.parts.base import LabContext, Part
 from labs.parts.registry import register
@@ -49,10 +48,7 @@ class Nids(Part):
         try:
             if nids is not None:
                 nids.stop()
-                self.final = nids.summary()
-                if self.ctx is not None:
-                    for b in self.final["blocks"]:
-                        self.ctx.emit(Event(self.key, "ids.block", str(b.get("src_ip")), b))
+                self.final = nids.summary()  # (its alerts and blocks went to the bus as they came)
         finally:
             if self.push is not None:
                 self.push.close()

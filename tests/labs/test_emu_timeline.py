@@ -2,6 +2,9 @@
 
 - the bundled `fw-crash-at-peak` lab end to end through `govnet lab run`: a member crashes at the
   morning peak, the pair fails over within its expectation, the run passes and writes its pages;
+- the bundled `internet-port-scan` lab: a SYN flood and an nmap scan from the Internet host; the
+  NIDS alerts on both (events at the alerts' own times), blocks the scanner on the firewalls and
+  verifies it, blocks nobody else; the attacks' records and outputs are in the run;
 - a lab whose expectation cannot be met exits 1 and its summary names the expectation, measured
   against expected;
 - Ctrl-C in the middle of the timeline exits 130 and leaves no interface or node shell behind, and
@@ -65,6 +68,35 @@ def test_firewall_crash_at_peak_meets_its_expectations(tmp_path: Path) -> None:
     assert "PASSED" in page and "firewall.crash" in page
     assert "<testsuite" in (run / "junit.xml").read_text()
     assert json.loads((run / "run.json").read_text())["verdict"] == "passed"
+    assert (govnet_interfaces(), shell_pids(SMALL_NAMES)) == ([], {})
+
+
+def test_internet_port_scan_alerts_blocks_the_scanner_and_nobody_else(tmp_path: Path) -> None:
+    out = _lab(tmp_path, "internet-port-scan")
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    run = _only_run(tmp_path)
+    results = json.loads((run / "results.json").read_text())
+    assert results["ok"] is True
+    assert [(a["do"], a["state"]) for a in results["timeline"]] == [
+        ("attacks.flood", "done"),
+        ("attacks.scan", "done"),
+    ]
+    outcomes = {e["name"]: e for e in results["expectations"]}
+    assert all(e["ok"] for e in outcomes.values()), outcomes
+    assert 0 <= outcomes["port-scan alert within 5 s"]["measured"] <= 5.0
+    assert outcomes["no false block"]["measured"] == 0
+    # the run's event stream: alerts of both attacks at the sensors' times, one verified block of
+    # the scanner's address, none of anyone else
+    lab = [r for r in map(json.loads, (run / "events.json").read_text().splitlines()) if r.get("kind")]
+    alerts = {r["detail"]["signature"] for r in lab if r["kind"] == "ids.alert"}
+    assert {"GOVNET DOS SYN flood", "GOVNET SCAN TCP port scan"} <= alerts, alerts
+    citizen = str(load_model("small").node("citizen1").addr).split("/")[0]
+    blocks = [r["detail"] for r in lab if r["kind"] == "ids.block"]
+    assert [(b["src_ip"], b["state"]) for b in blocks] == [(citizen, "block_verified")], blocks
+    attacks = results["metrics"]["attacks"]
+    assert [a["attack"] for a in attacks] == ["hping3-syn-flood", "nmap-syn"]
+    assert all((run / a["log"]).is_file() for a in attacks)
+    assert "Attacks" in (run / "report.html").read_text()
     assert (govnet_interfaces(), shell_pids(SMALL_NAMES)) == ([], {})
 
 

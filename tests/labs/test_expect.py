@@ -13,7 +13,8 @@ import pytest
 from govnet.errors import ModelError
 from labs import compose, load_scenario
 from labs.engine import Lab
-from labs.expect import KINDS, Facts, Seen, evaluate
+from labs.evaluate import Facts, Seen, evaluate
+from labs.expect import KINDS
 from labs.parts import Part
 from topology import load_model
 from topology.emulator.caps import Capabilities
@@ -316,6 +317,52 @@ def test_check_passed() -> None:
         not out["ok"]
         and out["text"] == "the checks left no result (they did not run); expected every check to pass"
     )
+
+
+def test_no_false_block_counts_blocks_of_sources_that_did_not_attack() -> None:
+    e = {"kind": "no_false_block"}
+    attacks = {"attacks": [{"attack": "nmap-syn", "src": "citizen1", "src_ip": "198.18.1.11"}]}
+    scanner = Seen("ids.block", "citizen1 block verified", 9.0, {"src_ip": "198.18.1.11"})
+    out = _one(e, Facts([scanner], metrics=attacks))
+    assert out["ok"] and out["text"] == "1 block, all of attack sources (1 source)"
+    clerk = Seen("ids.block", "x", 12.0, {"src_ip": "10.10.1.11", "src_host": "bureau-finance-pc1"})
+    out = _one(e, Facts([scanner, clerk], metrics=attacks))
+    assert not out["ok"] and out["measured"] == 1
+    assert out["text"] == "1 block of sources that did not attack (bureau-finance-pc1), expected none"
+    out = _one(e, Facts([clerk]))  # nobody attacked: every block is a false one
+    assert not out["ok"] and out["measured"] == 1
+    assert _one(e, Facts())["ok"]  # no block at all
+
+
+def test_link_utilisation_max() -> None:
+    e = {"kind": "link_utilisation_max", "max": 0.8}
+    peaks = {"peak_utilisation": {"bureau-finance--dist2": 0.91, "core1--core2": 0.12}}
+    out = _one(e, Facts(metrics=peaks))
+    assert not out["ok"] and out["measured"] == 0.91
+    assert out["text"] == "bureau-finance--dist2 peaked at 91% of its capacity, expected at most 80%"
+    out = _one({**e, "link": "core1--core2"}, Facts(metrics=peaks))
+    assert out["ok"] and out["name"] == "core1--core2 at most 80% loaded"
+    out = _one({**e, "link": "core2--core3"}, Facts(metrics=peaks))
+    assert not out["ok"] and out["measured"] is None and "core2--core3" in out["text"]
+    out = _one(e, Facts())
+    assert not out["ok"] and out["text"] == (
+        "the monitoring recorded no link rates (metrics/series.json); expected at most 80%"
+    )
+
+
+def test_new_expectation_kinds_are_checked_against_the_lab(tmp_path: Path) -> None:
+    assert _problems(
+        "monitor: false\nexpectations:\n  - {kind: link_utilisation_max, max: 0.5}\n", tmp_path
+    ) == [
+        "lab.yaml: expectations[0].kind: the lab does not run the monitoring (got 'link_utilisation_max'); "
+        "remove 'monitor: false'"
+    ]
+    assert _problems("expectations:\n  - {kind: no_false_block}\n", tmp_path) == [
+        "lab.yaml: expectations[0].kind: the lab runs no NIDS, so nothing blocks (got 'no_false_block'); "
+        "add 'ids: true'"
+    ]
+    bad = _problems("expectations:\n  - {kind: link_utilisation_max, max: 0}\n", tmp_path)
+    assert len(bad) == 1 and "expectations[0].max" in bad[0]
 
 
 def test_a_result_of_an_unforeseen_shape_fails_the_expectation_not_the_run() -> None:
