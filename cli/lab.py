@@ -11,10 +11,11 @@ from cli.common import Subparsers, progress, say
 def cmd_lab_run(args: argparse.Namespace) -> int:
     from govnet.errors import GovnetError
     from labs import run_lab
+    from labs.progress import live_status
     from labs.runrecord import end_current
 
     try:
-        result = run_lab(args.lab, model=args.model, log=progress)
+        result = run_lab(args.lab, model=args.model, log=progress, watch=live_status)
     except KeyboardInterrupt:
         end_current("interrupted", 130)  # the run's record says so (run_lab did not get to end it)
         raise

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,7 @@ class Lab:
         self._lock = threading.Lock()  # the timeline's thread starts parts too
         self.timeline = Timeline(actions_of(scenario.get("timeline") or []), self._timeline_action)
         self.outcomes: list[dict[str, Any]] = []  # the expectations' records, after evaluate()
+        self.phase = "network up"  # what the programme does now, for a status line (labs/progress.py)
 
     # lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> Lab:
@@ -200,6 +202,7 @@ class Lab:
             for i, step in enumerate(steps):
                 if i == join and self.timeline:
                     self._finish_timeline()
+                self.phase = f"{step.part} {step.verb}"
                 try:
                     self.do(step)
                 except Exception as exc:
@@ -212,12 +215,14 @@ class Lab:
         finally:
             reason = "the programme ended early (a step failed or the lab was interrupted)"
             self.timeline.stop(reason, join_s=10.0)
+            self.phase = "tearing down"
         return True
 
     def _finish_timeline(self) -> None:
         if self.timeline.alive():
             last = self.timeline.actions[-1].at
             self.log(f"timeline: waiting for its last action (due at {format_offset(last)})")
+            self.phase = "timeline"
             self.timeline.wait_done()
 
     def _failed(self, part: Part, verb: str, exc: Exception) -> None:
@@ -276,7 +281,14 @@ class Lab:
         return top, metrics
 
 
-def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = print) -> LabResult:
+def run_lab(
+    name: str,
+    model: str | None = None,
+    log: Callable[[str], None] = print,
+    watch: Callable[[Lab], AbstractContextManager[Any]] | None = None,
+) -> LabResult:
+    """Run a scenario end to end; `watch(lab)` (e.g. labs.progress.live_status) is entered while the
+    network is up and left after it is torn down."""
     scenario = load_scenario(name)
     net = load_model(model or scenario["model"])  # bad input fails here, before anything starts
     parts = compose(scenario, net, str(scenario_path(name)))
@@ -290,7 +302,7 @@ def run_lab(name: str, model: str | None = None, log: Callable[[str], None] = pr
     t0 = time.monotonic()
     lab = Lab(net, run, scenario, parts, log=log)
     try:
-        with interrupts_on_signals(), lab:
+        with interrupts_on_signals(), watch(lab) if watch is not None else nullcontext(), lab:
             log(
                 f"network up in {lab.emu.timings['up_s']:.1f} s; "
                 f"running checks: {', '.join(scenario['checks'])}"

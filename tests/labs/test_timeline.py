@@ -130,7 +130,10 @@ def test_actions_are_checked_against_the_parts_the_lab_composes(tmp_path: Path) 
         "  - {at: 6, do: firewall.crash, with: {member: fw-a}}\n",  # fine: the small model has a pair
         tmp_path,
     )
-    verbs = "links.cut, links.restore, monitor.store_stop, monitor.store_start, firewall.crash, firewall.restore, firewall.drain, firewall.add"
+    verbs = (
+        "links.cut, links.restore, monitor.store_stop, monitor.store_start, "
+        "firewall.crash, firewall.restore, firewall.drain, firewall.add"
+    )
     assert got == [
         "lab.yaml: timeline[0].do: 'links' has no action 'snip' (got 'links.snip'); "
         "use one of: links.cut, links.restore",
