@@ -15,7 +15,7 @@ def cmd_lab_run(args: argparse.Namespace) -> int:
     from labs.runrecord import end_current
 
     try:
-        result = run_lab(args.lab, model=args.model, log=progress, watch=live_status)
+        result = run_lab(args.lab, model=args.model, log=progress, watch=live_status, keep_raw=args.keep_raw)
     except KeyboardInterrupt:
         end_current("interrupted", 130)  # the run's record says so (run_lab did not get to end it)
         raise
@@ -190,6 +190,12 @@ def register(sub: Subparsers) -> None:
     )
     r.add_argument("lab", help="scenario name (see 'govnet lab list') or a scenario YAML file")
     r.add_argument("--model", help="override the scenario's model (file or bundled name)")
+    r.add_argument(
+        "--keep-raw",
+        action="store_true",
+        help="keep the raw data (OA attachment bodies, the off-site copy) that is otherwise removed "
+        "once the reports are written, to keep a run small (labs/slim.py)",
+    )
     r.set_defaults(func=cmd_lab_run)
     ls = lsub.add_parser("list", help="the bundled scenarios")
     ls.set_defaults(func=cmd_lab_list)

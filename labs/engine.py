@@ -34,6 +34,7 @@ from labs.parts import PARTS, EventBus, LabContext, Part, Verdict
 from labs.report import jsonable, write_report
 from labs.runrecord import begin_run, end_run
 from labs.scenario import load_scenario, scenario_path
+from labs.slim import slim_run
 from labs.timeline import Action, Timeline, actions_of, format_offset, timeline_problems
 from topology import dump_model_yaml, load_model
 from topology.emulator import Capabilities, Emulation, detect
@@ -286,9 +287,11 @@ def run_lab(
     model: str | None = None,
     log: Callable[[str], None] = print,
     watch: Callable[[Lab], AbstractContextManager[Any]] | None = None,
+    keep_raw: bool = False,
 ) -> LabResult:
     """Run a scenario end to end; `watch(lab)` (e.g. labs.progress.live_status) is entered while the
-    network is up and left after it is torn down."""
+    network is up and left after it is torn down. Without `keep_raw` the run's raw data (attachment
+    bodies, the off-site copy) is removed once the reports are written (labs/slim.py)."""
     scenario = load_scenario(name)
     net = load_model(model or scenario["model"])  # bad input fails here, before anything starts
     parts = compose(scenario, net, str(scenario_path(name)))
@@ -324,5 +327,7 @@ def run_lab(
         + "".join(f"\n  why: {r}" for r in reasons if r != lab.error and not ok)
         + (f"\n{table}" if table else "")
     )
+    if not keep_raw:
+        slim_run(run)
     end_run(run, record, "passed" if ok else "failed", 0 if ok else 1)
     return LabResult(ok, run, report_path, summary)

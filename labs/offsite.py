@@ -82,7 +82,9 @@ def run_offsite(emu: EmulatorHandle, run: Path, size_mb: float, share: float) ->
     archive = d / "lab-backup.tar"
     size, sha = make_archive(archive, run / "apps", int(size_mb * 1e6))
     plan = plan_offsite(net, "lab-backup", size, sha, share=share)
-    key = keygen(d / "offsite.key")  # 0600, in the run directory; both hosts share the filesystem
+    key = d / "offsite.key"  # 0600, in the run directory; both hosts share the filesystem
+    if not key.exists():  # a second copy in the same run (a backup window on the timeline) reuses it
+        keygen(key)
     cmds = plan.commands(str(archive), str(d / "pulled"), str(key))
     sampler = LinkSampler(net, {n.name: emu.pid(n.name) for n in net.nodes if not n.is_switch})
     serve = emu.node(plan.source).popen(

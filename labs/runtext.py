@@ -198,9 +198,9 @@ def _words(item: object, lead: tuple[str, ...]) -> str:
             else f"at {cell(at)}:"
         )
     for k in lead:
-        if k != "at" and item.get(k) is not None:
+        if k != "at" and item.get(k) not in (None, ""):
             head.append(cell(item[k]) + (":" if k == "name" else ""))
-    rest = [f"{k} {cell(v)}" for k, v in item.items() if k not in lead and v is not None]
+    rest = [f"{k} {cell(v)}" for k, v in item.items() if k not in lead and v not in (None, "", {})]
     return " ".join(head + ([", ".join(rest)] if rest else []))
 
 

@@ -146,13 +146,17 @@ class LabNids(Lifecycle):
         detector_settings: tuple[str, ...] = (),
         push: Callable[[str, str], None] | None = None,
         on_event: Callable[[Event], None] | None = None,
+        trusted_proxies: Sequence[str] = (),
     ) -> None:
         self.emu, self.run, self.log = emu, run, log
         self.on_event = on_event
         self.net = emu.model
         self.dir = run / "nids"
         self.points = sensor_points(self.net)
+        # management subnets, and reverse proxies: a proxy forwards its clients' payloads, so an
+        # inside sensor sees the attack come from it — the client is blocked at the outside sensors
         self.never_block = sorted(str(v.subnet) for v in self.net.vlans if v.zone == "management")
+        self.never_block += [f"{a}/32" for a in trusted_proxies]
         self.detector_settings = detector_settings
         self.procs: list[tuple[str, subprocess.Popen[Any]]] = []
         self.firewall: FirewallBlock | None = None

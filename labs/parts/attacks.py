@@ -268,4 +268,6 @@ def _nmap_outcome(out: str) -> str:
 def _hydra_outcome(out: str) -> str:
     tries = sum(1 for ln in out.splitlines() if ln.startswith("[ATTEMPT]"))
     found = sum(1 for ln in out.splitlines() if "password:" in ln and "host:" in ln)
-    return f"{tries} passwords tried, {found} found"
+    errors = [ln.strip() for ln in out.splitlines() if ln.startswith("[ERROR]")]
+    said = f"{tries} passwords tried, {found} found"
+    return said + (f" ({errors[0][:160]})" if errors else "")

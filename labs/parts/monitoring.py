@@ -65,8 +65,10 @@ class Monitoring(Part):
         (memory, then spill files) and sends them when the store is back."""
         if self.store is None:
             raise RuntimeError("the monitoring is not running")
+        url = self.store.url
         if not self.store.down():
-            raise RuntimeError(f"the metrics store at {self.store.url} was not running")
+            raise RuntimeError(f"the metrics store at {url} was not running")
+        self.store.port = int(url.rsplit(":", 1)[1])  # it comes back where the writer sends
         self.store_stopped = time.monotonic()
         return f"metrics store at {self.store.url} stopped"
 
@@ -100,7 +102,17 @@ class Monitoring(Part):
             if self.writer is not None:
                 stats = self.writer.close()
                 self.info["points_written"] = stats.sent
-                self.info["points_dropped"] = stats.dropped
+                # a point still in the writer's memory or spill files never reached the store
+                self.info["points_dropped"] = stats.dropped + stats.pending
+                if stats.pending:
+                    ctx.emit(
+                        Event(
+                            self.key,
+                            "monitor.gap",
+                            f"{stats.pending} points never reached the store (kept in {ctx.run / 'spill'})",
+                            {"unsent_points": stats.pending},
+                        )
+                    )
                 said = self.monitor.dropped_reported if self.monitor is not None else 0
                 if stats.dropped > said:  # lost while the writer closed (the monitor said the rest)
                     lost = stats.dropped - said
@@ -272,9 +284,9 @@ def export_series(
     return path, list(doc["errors"])
 
 
-def peak_utilisation(doc: Mapping[str, Any], top: int = 10) -> dict[str, float]:
-    """The busiest links of a series document: link -> its highest rate in either direction as a
-    share of its capacity (0.42 is 42 %), busiest first, at most `top`."""
+def peak_utilisation(doc: Mapping[str, Any], top: int | None = None) -> dict[str, float]:
+    """Every link of a series document (or the `top` busiest): link -> its highest rate in either
+    direction as a share of its capacity (0.42 is 42 %), busiest first."""
     peak: dict[str, float] = {}
     for row in doc.get("links") or []:
         cap = row.get("capacity_mbps")

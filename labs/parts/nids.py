@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from apps.traffic import portal_of
 from ids.nids.lab import LabNids
 from labs.parts.base import LabContext, Part
 from labs.parts.registry import register
@@ -39,6 +40,7 @@ class Nids(Part):
             log=ctx.log,
             push=self.push.push if self.push is not None else None,
             on_event=ctx.emit,  # a sensor that dropped packets says so itself (ids.kernel_drops)
+            trusted_proxies=portal_proxies(ctx),
         )
         self.nids.start()
         super().start(ctx)
@@ -77,3 +79,10 @@ class Nids(Part):
         ]
         lines.append("")
         return lines
+
+
+def portal_proxies(ctx: LabContext) -> list[str]:
+    """The DMZ portal's address when the lab runs the services: it is the citizens' reverse proxy,
+    so its forwarded requests carry their payloads; alerts on them stay, it is never blocked."""
+    portal = portal_of(ctx.net) if ctx.scenario.get("traffic") is not None else None
+    return [str(portal.addr).split("/")[0]] if portal is not None and portal.addr else []

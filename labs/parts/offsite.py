@@ -45,7 +45,9 @@ class Offsite(Part):
         super().start(ctx)
 
     def run(self, ctx: LabContext) -> None:
-        self.copy()
+        """The night's copy, unless the timeline made one already (a backup window)."""
+        if self.doc is None:
+            self.copy()
 
     def copy(self, size_mb: float | None = None, share: float | None = None) -> dict[str, Any]:
         """One copy now (also a timeline action: a backup window)."""

@@ -189,7 +189,7 @@ def test_lab_run_that_raises_ends_its_record(
     import labs
     from cli.main import main
 
-    def fake_run_lab(name: str, model: str | None = None, log: object = None) -> None:
+    def fake_run_lab(name: str, model: str | None = None, **_kw: object) -> None:
         run = create_run_dir(name, tmp_path)
         begin_run(run, {"name": name}, "small")
         raise exc

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from govnet.errors import ModelError
-from labs import compose, load_scenario
+from labs import compose, list_labs, load_scenario
 from labs.engine import Lab
 from labs.parts import LabContext, Part
 from labs.report import write_report
@@ -180,6 +180,29 @@ def test_the_bundled_timeline_scenarios_compose_offline(name: str) -> None:
     keys = {p.key for p in compose(sc, load_model(sc["model"]), name)}
     assert {"links", "probe", "traffic"} <= keys
     assert sc["timeline"] and sc["expectations"]
+
+
+def test_the_library_has_a_dozen_scenarios_each_with_a_purpose_and_expectations() -> None:
+    """Every bundled scenario composes on its model before anything starts (hosts, links, members,
+    actions and expectations all exist), says what it is in one line, and all but the three
+    judged only by their parts' verdicts (smoke, workday, baseline) state expectations."""
+    labs = dict(list_labs())
+    assert len(labs) >= 12
+    for name, line in labs.items():
+        sc = load_scenario(name)
+        compose(sc, load_model(sc["model"]), name)  # raises ModelError naming the problem
+        assert line and "\n" not in line, name
+        if name not in ("smoke", "workday", "baseline"):
+            assert sc["expectations"], name
+    attacks = [n for n in labs if "attacks" in {p.key for p in _parts(n)}]
+    assert {"internet-port-scan", "password-guessing", "web-attack-on-portal", "emergency-drill"} <= set(
+        attacks
+    )
+
+
+def _parts(name: str) -> list[Part]:
+    sc = load_scenario(name)
+    return compose(sc, load_model(sc["model"]), name)
 
 
 # --- the scheduler --------------------------------------------------------------------------------
